@@ -1,0 +1,46 @@
+# Two entry points do all set-up on a fresh machine:
+#   make book   -> .venv, install, build the HTML into _build/html
+#   make test   -> same .venv, the whole test suite (unit, pages, book build, browser)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# The CPU wheel that lies on this disk. A GPU user sets e.g. TORCH_SPEC="torch==2.13.0"
+# with --index-url of a CUDA build, see README "Running on a GPU".
+TORCH_SPEC ?= torch==2.13.0
+CHROMIUM ?= /usr/bin/chromium
+export FASTGEN_CHROMIUM := $(CHROMIUM)
+
+.PHONY: book test lint format notebooks clean browser
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and pinned, so pip never resolves a bare `torch` into a CUDA build.
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+book: $(VENV)/.installed
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "Chromium not found at $(CHROMIUM); installing Debian's package (needs root)."; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.installed browser
+	$(VENV)/bin/python -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+notebooks: $(VENV)/.installed
+	$(PY) -m fastgen notebooks
+
+clean:
+	rm -rf _build

@@ -1,0 +1,64 @@
+"""`python -m fastgen …`: the project's command line (`python -m fastgen --help` lists it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_notebooks(args) -> int:
+    from fastgen.book.colab import write_all
+
+    for path in write_all():
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_run_page(args) -> int:
+    from fastgen.book.pages import PageExecutionError, execute_page
+
+    try:
+        page = execute_page(args.page, cache_path=None if args.no_cache else args.cache)
+    except PageExecutionError as err:
+        print(err, file=sys.stderr)
+        return 1
+    how = "from cache" if page.from_cache else "executed"
+    print(f"{page.path}: ok ({how}, {page.seconds:.1f} s)")
+    return 0
+
+
+def _cmd_check_site(args) -> int:
+    from fastgen.book.site_check import check_site
+
+    failed = 0
+    for report in check_site(args.html, screenshot_dir=args.screenshots):
+        status = "ok" if not report.problems else "FAIL: " + "; ".join(report.problems)
+        print(f"{report.path}: {report.charts} chart(s), {status}")
+        failed += bool(report.problems)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastgen", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("notebooks", help="regenerate the Colab notebooks from the lesson pages")
+    p.set_defaults(func=_cmd_notebooks)
+
+    p = sub.add_parser("run-page", help="execute one lesson page in a fresh kernel")
+    p.add_argument("page", type=Path)
+    p.add_argument("--cache", type=Path, default=Path("_build/.jupyter_cache"))
+    p.add_argument("--no-cache", action="store_true", help="always execute, store nothing")
+    p.set_defaults(func=_cmd_run_page)
+
+    p = sub.add_parser("check-site", help="check the built book in headless Chromium")
+    p.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
+    p.add_argument("--screenshots", type=Path, default=None, help="save a PNG of every page")
+    p.set_defaults(func=_cmd_check_site)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

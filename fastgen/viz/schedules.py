@@ -1,0 +1,49 @@
+"""Plot builders for noise schedules and consistency scalings (pure functions -> Figure)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+
+from fastgen.toy2d.consistency import consistency_scalings
+from fastgen.toy2d.schedules import karras_sigmas
+from fastgen.viz.theme import new_figure
+
+
+def scalings_figure(
+    sigma_data: float = 0.5, sigma_min: float = 0.002, sigma_max: float = 80.0
+) -> go.Figure:
+    """c_skip and c_out against sigma (log axis): the skip that pins f(x, sigma_min) = x."""
+    sigma = torch.logspace(
+        torch.log10(torch.tensor(sigma_min)), torch.log10(torch.tensor(sigma_max)), 400
+    ).double()
+    c_skip, c_out = consistency_scalings(sigma, sigma_data, sigma_min)
+    fig = new_figure(
+        title=f"Consistency scalings (sigma_data = {sigma_data:g}, sigma_min = {sigma_min:g})",
+        xaxis=dict(title="noise level sigma", type="log"),
+        yaxis=dict(title="weight"),
+    )
+    fig.add_scatter(x=sigma.tolist(), y=c_skip.tolist(), name="c_skip (weight on the input x)")
+    fig.add_scatter(x=sigma.tolist(), y=c_out.tolist(), name="c_out (weight on the network)")
+    return fig
+
+
+def karras_schedule_figure(
+    steps: tuple[int, ...] = (1, 2, 4, 8, 18), sigma_min: float = 0.002, sigma_max: float = 80.0
+) -> go.Figure:
+    """Where the Karras et al. (2022) schedule puts its noise levels for several step counts."""
+    fig = new_figure(
+        title="Karras noise levels (rho = 7) for different step counts",
+        xaxis=dict(title="noise level sigma", type="log"),
+        yaxis=dict(title="steps", type="category"),
+    )
+    for n in steps:
+        sig = karras_sigmas(n, sigma_min, sigma_max)
+        fig.add_scatter(
+            x=sig.tolist(),
+            y=[str(n)] * n,
+            mode="markers+lines",
+            name=f"{n} steps",
+            hovertemplate="sigma = %{x:.4g}<extra>%{fullData.name}</extra>",
+        )
+    return fig

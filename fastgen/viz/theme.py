@@ -1,0 +1,50 @@
+"""The book's Plotly theme: transparent backgrounds and a colour-blind-safe palette.
+
+Text and grid colours follow the page's light/dark theme in the browser
+(`fastgen/book/static/fastgen-plotly.js` restyles each chart when the reader switches).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+#: Okabe & Ito's colour-blind-safe palette; every hue reads on white and on near-black.
+COLORS = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#999999",  # grey
+)
+
+TEMPLATE = go.layout.Template(
+    layout=dict(
+        colorway=list(COLORS),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13),
+        margin=dict(l=60, r=20, t=50, b=50),
+        hovermode="closest",
+        legend=dict(bgcolor="rgba(0,0,0,0)"),
+    )
+)
+pio.templates["fastgen"] = TEMPLATE
+
+
+def new_figure(**layout) -> go.Figure:
+    """An empty figure in the book's theme; keyword arguments update its layout."""
+    fig = go.Figure()
+    fig.update_layout(template="fastgen", **layout)
+    return fig
+
+
+# In a plain Jupyter kernel (the book's executor) a figure is emitted as the Plotly JSON mime
+# type only: small, never an inlined copy of plotly.js. Colab picks its own renderer.
+if "google.colab" not in sys.modules:
+    pio.renderers.default = "plotly_mimetype"

@@ -1,0 +1,72 @@
+"""The whole book: it builds with warnings as errors, reuses the cache, draws in a browser, and a
+broken page fails the build loudly."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, run_build
+from test_book_plumbing import HEADER
+
+from fastgen.book.pages import lesson_pages
+from fastgen.book.site_check import check_site
+
+pytestmark = pytest.mark.book
+
+
+def test_book_builds_from_the_cache_the_page_tests_filled(built_book):
+    html, log = built_book
+    for page in lesson_pages():
+        assert (html / "lessons" / f"{page.stem}.html").exists()
+    # The page tests ran first and filled the cache: an unchanged build executes nothing.
+    assert "Executing notebook" not in log, log[-4000:]
+    assert (html / "_static" / "plotly.min.js").exists()
+
+
+def test_every_page_reads_right_in_a_browser(built_book, tmp_path):
+    html, _ = built_book
+    reports = check_site(html, screenshot_dir=tmp_path / "shots")
+    problems = {r.path: r.problems for r in reports if r.problems}
+    assert not problems, problems
+    charts = {r.path: r.charts for r in reports}
+    for page in lesson_pages():
+        assert charts[f"lessons/{page.stem}.html"] >= 1, f"{page.name} shows no chart"
+    assert "book/intro.html" in charts
+
+
+def _tiny_book(tmp_path: Path, cell: str) -> Path:
+    """A one-page book with the real configuration and the given code cell."""
+    book = tmp_path / "book"
+    (book / "book").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "_config.yml", book / "_config.yml")
+    shutil.copy(REPO_ROOT / "book" / "references.bib", book / "book" / "references.bib")
+    (book / "book" / "_static").mkdir()
+    (book / "_toc.yml").write_text("format: jb-book\nroot: broken\n")
+    (book / "broken.md").write_text(
+        HEADER
+        + "\n# Broken\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
+        + f"```{{code-cell}} ipython3\n{cell}\n```\n"
+    )
+    return book
+
+
+def test_a_raising_cell_fails_the_build_and_names_page_cell_and_traceback(tmp_path):
+    book = _tiny_book(tmp_path, "def explode():\n    return 1 / 0\n\nexplode()")
+    result = run_build(book)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "broken.md" in log and "explode()" in log and "ZeroDivisionError" in log
+    assert "Traceback" in log or "----> " in log
+
+
+def test_a_dropped_output_fails_the_build(tmp_path):
+    cell = (
+        "from IPython.display import display\n"
+        "display({'application/x-not-renderable': 'lost'}, raw=True)"
+    )
+    result = run_build(_tiny_book(tmp_path, cell))
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "unknown output mime type" in log

@@ -1,0 +1,121 @@
+"""Unit tests for the book plumbing: cache keys, Plotly output, links, Colab notebooks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+from fastgen.book import colab
+from fastgen.book.pages import lesson_pages, read_page
+from fastgen.book.plotly_mime import PLOTLY_MIME, PlotlyMimeRenderer, figure_html
+from fastgen.book.source_hash import PACKAGE_DIR, source_hash
+from fastgen.book.sphinx_ext import (
+    HASH_MARKER,
+    _dedupe_scripts,
+    add_source_hash,
+    colab_url,
+    is_notebook_page,
+)
+from fastgen.viz import new_figure
+
+HEADER = (
+    "---\njupytext:\n  text_representation:\n    format_name: myst\n"
+    "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n"
+)
+PAGE = HEADER + "\n# T\n\n```{code-cell} ipython3\n1 + 1\n```\n"
+
+
+def test_hash_cell_is_added_once_and_only_to_notebook_pages():
+    once = add_source_hash(PAGE, "abc")
+    assert once.count(HASH_MARKER) == 1 and "abc" in once and ":tags: [remove-cell]" in once
+    assert add_source_hash(once, "abc") == once
+    plain = "# Just prose\n"
+    assert not is_notebook_page(plain) and add_source_hash(plain, "abc") == plain
+
+
+def test_source_hash_follows_package_content(tmp_path):
+    pkg = tmp_path / "fastgen"
+    shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_hash(pkg)
+    assert before == source_hash(pkg)
+    module = pkg / "viz" / "theme.py"
+    module.write_text(module.read_text() + "\n# a change\n")
+    assert source_hash(pkg) != before
+
+
+def test_a_package_change_misses_the_execution_cache(tmp_path):
+    """jupyter-cache keys on cell sources; the hash cell makes a package change a source change."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    cache = get_cache(str(tmp_path / "cache"))
+    nb_a = read_myst_markdown_notebook(add_source_hash(PAGE, "a" * 64))
+    cache.cache_notebook_bundle(CacheBundleIn(nb_a, "page.md"), check_validity=False)
+    assert cache.match_cache_notebook(read_myst_markdown_notebook(add_source_hash(PAGE, "a" * 64)))
+    with pytest.raises(KeyError):
+        cache.match_cache_notebook(read_myst_markdown_notebook(add_source_hash(PAGE, "b" * 64)))
+
+
+def test_pages_are_read_with_the_current_hash():
+    for page in lesson_pages():
+        nb = read_page(page)
+        assert source_hash() in nb.cells[-1].source
+
+
+def test_figure_html_draws_without_inlining_plotly():
+    fig = new_figure(title="t")
+    fig.add_scatter(x=[1, 2], y=[3, 4])
+    html = figure_html(fig.to_plotly_json())
+    assert "Plotly.newPlot" in html and "fastgenPlotlyTheme" in html
+    assert len(html) < 20_000, "plotly.js must be served once from _static, not inlined"
+
+
+def test_mime_renderer_handles_plotly_only():
+    class Data:
+        def __init__(self, mime_type, content):
+            self.mime_type, self.content = mime_type, content
+
+    fig = go.Figure(go.Scatter(x=[0], y=[0]))
+    nodes = PlotlyMimeRenderer.handle_mime(None, Data(PLOTLY_MIME, fig.to_plotly_json()), False)
+    assert nodes and "Plotly.newPlot" in nodes[0].astext()
+    assert PlotlyMimeRenderer.handle_mime(None, Data("text/plain", "x"), False) is None
+    assert ("html", PLOTLY_MIME, 5) in PlotlyMimeRenderer.mime_priority_overrides
+
+
+def test_theme_backgrounds_are_transparent_for_light_and_dark_pages():
+    layout = new_figure().layout.template.layout
+    assert layout.paper_bgcolor == "rgba(0,0,0,0)" and layout.plot_bgcolor == "rgba(0,0,0,0)"
+
+
+def test_colab_url():
+    url = colab_url("https://github.com/o/r", "main", "notebooks/x.ipynb")
+    assert url == "https://colab.research.google.com/github/o/r/blob/main/notebooks/x.ipynb"
+    with pytest.raises(ValueError, match="GitHub"):
+        colab_url("https://gitlab.com/o/r", "main", "x.ipynb")
+
+
+def test_duplicate_inline_scripts_are_dropped():
+    from sphinx.builders.html._assets import _JavaScript
+
+    scripts = [
+        _JavaScript(None, body="const A = 1"),
+        _JavaScript("", body="const A = 1"),
+        _JavaScript("x.js"),
+    ]
+    _dedupe_scripts(scripts)
+    assert [s.filename for s in scripts] == [None, "x.js"]
+
+
+def test_colab_notebooks_are_in_sync_with_the_pages():
+    stale = colab.stale()
+    assert not stale, f"regenerate with `python -m fastgen notebooks`: {stale}"
+
+
+def test_colab_notebook_installs_fastgen_first():
+    nb = colab.page_to_notebook(lesson_pages()[0])
+    assert "google.colab" in nb.cells[0].source and "%pip install" in nb.cells[0].source
+    assert Path(colab.notebook_path(lesson_pages()[0])).suffix == ".ipynb"
