@@ -39,6 +39,14 @@ def _cmd_check_site(args) -> int:
     return 1 if failed else 0
 
 
+def _cmd_bench(args) -> int:
+    if args.suite == "toy2d":
+        from fastgen.toy2d.bench import main
+
+        return main(args.json, args.dataset, args.samples, args.threads)
+    raise AssertionError(args.suite)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastgen", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
     p.add_argument("--screenshots", type=Path, default=None, help="save a PNG of every page")
     p.set_defaults(func=_cmd_check_site)
+
+    p = sub.add_parser("bench", help="print a benchmark table (quality, NFE, time)")
+    p.add_argument("suite", choices=["toy2d"])
+    p.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
+    p.add_argument("--dataset", default="two_moons", choices=["two_moons", "eight_gaussians"])
+    p.add_argument("--samples", type=int, default=20000)
+    p.add_argument("--threads", type=int, default=2, help="torch threads (pinned for timing)")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -14,10 +14,10 @@ import nbformat
 
 from fastgen.book.source_hash import source_hash
 from fastgen.book.sphinx_ext import add_source_hash
+from fastgen.paths import BUILD_DIR, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 LESSONS_DIR = REPO_ROOT / "lessons"
-DEFAULT_CACHE = REPO_ROOT / "_build" / ".jupyter_cache"
+DEFAULT_CACHE = BUILD_DIR / ".jupyter_cache"
 #: Seconds a single cell may run (the same limit as `execute.timeout` in _config.yml).
 CELL_TIMEOUT = 600
 

@@ -1,0 +1,76 @@
+"""`python -m fastgen bench toy2d`: quality against network evaluations for the toy 2D stack."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+
+from fastgen.toy2d.distill import ConsistencyConfig
+from fastgen.toy2d.evaluate import noise_floor, reference, score_student, score_teacher
+from fastgen.toy2d.models import get_consistency, get_teacher
+from fastgen.toy2d.teachers import TeacherConfig
+
+TEACHER_NFE = (1, 2, 4, 8, 16, 32, 64)
+STUDENT_STEPS = (1, 2, 4, 8)
+SAMPLERS = ("euler", "heun", "dpmpp_2m")
+
+
+def heun_steps(budget: int) -> int:
+    """Heun steps whose cost 2k - 1 fits an evaluation budget (at least one step)."""
+    return max(1, (budget + 1) // 2)
+
+
+def run(dataset: str = "two_moons", samples: int = 20000, progress: bool = True) -> dict:
+    """Measure every row; the result has the JSON layout of `--json`."""
+    teacher_cfg = TeacherConfig(kind="flow", dataset=dataset)
+    teacher, _ = get_teacher(teacher_cfg, progress)
+    cd, _ = get_consistency(ConsistencyConfig("cd", teacher_cfg, dataset=dataset), progress)
+    ct, _ = get_consistency(ConsistencyConfig("ct", None, dataset=dataset, ema=0.9), progress)
+    ref = reference(dataset, samples)
+    rows = []
+    for sampler in SAMPLERS:
+        seen = set()
+        for budget in TEACHER_NFE:
+            steps = heun_steps(budget) if sampler == "heun" else budget
+            if steps in seen:
+                continue
+            seen.add(steps)
+            rows.append(score_teacher(teacher, sampler, steps, ref))
+    for name, model in (("cd", cd), ("ct", ct)):
+        rows.extend(score_student(model, name, k, ref) for k in STUDENT_STEPS)
+    return {
+        "dataset": dataset,
+        "samples": samples,
+        "threads": torch.get_num_threads(),
+        "noise_floor": noise_floor(dataset, samples),
+        "rows": [dataclasses.asdict(r) for r in rows],
+    }
+
+
+def table(result: dict) -> str:
+    """The result as a fixed-width text table."""
+    floor = result["noise_floor"]
+    lines = [
+        f"toy2d bench: {result['dataset']}, {result['samples']} samples, "
+        f"{result['threads']} threads; noise floor SW2 = {floor:.4f}",
+        f"{'method':<8}{'sampler':<13}{'nfe':>4}{'distance':>10}{'x floor':>9}{'ms':>9}",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"{r['method']:<8}{r['sampler']:<13}{r['nfe']:>4}{r['distance']:>10.4f}"
+            f"{r['distance'] / floor:>9.2f}{r['seconds'] * 1000:>9.1f}"
+        )
+    return "\n".join(lines)
+
+
+def main(json_path: Path | None, dataset: str, samples: int, threads: int) -> int:
+    torch.set_num_threads(threads)
+    result = run(dataset, samples)
+    print(table(result))
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=2))
+        print(f"wrote {json_path}")
+    return 0

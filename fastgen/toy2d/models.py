@@ -1,0 +1,33 @@
+"""Trained toy models on demand: load from the store, or train once and store."""
+
+from __future__ import annotations
+
+import torch
+
+from fastgen.toy2d import store
+from fastgen.toy2d.consistency import ConsistencyModel
+from fastgen.toy2d.distill import ConsistencyConfig, build_student, train_consistency
+from fastgen.toy2d.teachers import TeacherConfig, build_teacher, train_teacher
+
+
+def get_teacher(config: TeacherConfig, progress: bool = False) -> tuple[torch.nn.Module, dict]:
+    """The trained teacher for `config` and its training record (trains it on first use)."""
+    model = build_teacher(config)
+    record = store.load(config, model)
+    if record is None:
+        model, record = train_teacher(config, progress=progress)
+        record = store.save(config, model, record)
+    return model.eval().requires_grad_(False), record
+
+
+def get_consistency(
+    config: ConsistencyConfig, progress: bool = False
+) -> tuple[ConsistencyModel, dict]:
+    """The trained consistency model for `config` and its record (trains it on first use)."""
+    model = build_student(config)
+    record = store.load(config, model)
+    if record is None:
+        teacher = get_teacher(config.teacher, progress)[0] if config.method == "cd" else None
+        model, record = train_consistency(config, teacher, progress=progress)
+        record = store.save(config, model, record)
+    return model.eval().requires_grad_(False), record
