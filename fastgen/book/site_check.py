@@ -109,7 +109,8 @@ def built_pages(html_root: Path) -> list[str]:
     return sorted(
         p.relative_to(html_root).as_posix()
         for p in html_root.rglob("*.html")
-        if p.name not in skip and not p.relative_to(html_root).parts[0].startswith("_")
+        if p.name not in skip
+        and not any(part.startswith(("_", ".")) for part in p.relative_to(html_root).parts)
     )
 
 
