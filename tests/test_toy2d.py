@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from fastgen.toy2d import data, store
-from fastgen.toy2d.consistency import ConsistencyModel, consistency_scalings, sample_consistency
+from fastgen.toy2d.consistency import (
+    ConsistencyModel,
+    consistency_scalings,
+    denoiser_scalings,
+    sample_consistency,
+)
 from fastgen.toy2d.distill import ConsistencyConfig, ct_ema, ct_levels, distance
 from fastgen.toy2d.ema import EMA
 from fastgen.toy2d.metrics import sliced_wasserstein
@@ -51,6 +56,18 @@ def test_boundary_condition_holds_exactly_at_sigma_min():
     assert torch.equal(model(x, torch.full((64,), 0.002)), x)
     c_skip, c_out = consistency_scalings(torch.tensor(0.002), 1.0, 0.002)
     assert c_skip == 1 and c_out == 0
+
+
+def test_boundary_condition_holds_for_a_student_wrapping_the_teacher():
+    teacher = FlowTeacher(MLP())
+    model = ConsistencyModel(teacher, 1.0, 0.002, 20.0, wraps_denoiser=True)
+    x = torch.randn(64, 2)
+    assert torch.equal(model(x, torch.full((64,), 0.002)), x)
+    sigma = torch.logspace(-2, 1, 50)
+    c_skip, c_out = denoiser_scalings(sigma, 1.0, 0.002)
+    torch.testing.assert_close(c_skip + c_out, torch.ones(50))  # a convex blend of x and D
+    hi = torch.full((64,), 20.0)
+    torch.testing.assert_close(model(x, hi), teacher(x, hi), atol=1e-3, rtol=0)
 
 
 def test_exact_consistency_function_is_constant_along_a_trajectory():

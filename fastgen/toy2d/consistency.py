@@ -22,16 +22,43 @@ def consistency_scalings(
     return c_skip, c_out
 
 
-class ConsistencyModel(nn.Module):
-    """f_theta(x, sigma) around a network F(x_in, c_noise) with EDM input scalings."""
+#: How fast a denoiser-wrapping student hands over from the skip path to the denoiser.
+DENOISER_SCALE = 10.0
 
-    def __init__(self, net: nn.Module, sigma_data: float, sigma_min: float, sigma_max: float):
+
+def denoiser_scalings(
+    sigma: torch.Tensor, sigma_data: float, sigma_min: float, scale: float = DENOISER_SCALE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """c_skip, c_out = 1 - c_skip for a student that wraps a denoiser D(x, sigma) ~ x_0, so that
+    it starts from the teacher's weights as latent consistency models do (Luo et al. 2023,
+    eq. 9, with diffusers' timestep scaling of 10). f is a convex blend of x and D, almost D
+    except just above sigma_min, and c_skip(sigma_min) = 1, c_out(sigma_min) = 0 exactly."""
+    u = scale * (sigma - sigma_min)
+    c_skip = sigma_data**2 / (u**2 + sigma_data**2)
+    return c_skip, 1 - c_skip
+
+
+class ConsistencyModel(nn.Module):
+    """f_theta(x, sigma) = c_skip x + c_out F. `F` is either a raw network F(c_in x, c_noise)
+    with EDM input scalings (`wraps_denoiser=False`), or a denoiser module D(x, sigma), such as a
+    copy of the teacher (`wraps_denoiser=True`)."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        sigma_data: float,
+        sigma_min: float,
+        sigma_max: float,
+        *,
+        wraps_denoiser: bool = False,
+    ):
         super().__init__()
         check_positive(sigma_min, "sigma_min")
         self.net = net
         self.sigma_data = float(sigma_data)
         self.sigma_min = float(sigma_min)
         self.sigma_max = float(sigma_max)
+        self.wraps_denoiser = wraps_denoiser
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         sigma = _as_column(sigma, x)
@@ -43,6 +70,9 @@ class ConsistencyModel(nn.Module):
                 f"{self.sigma_max:g}], got values in [{sigma.min().item():g}, "
                 f"{sigma.max().item():g}]"
             )
+        if self.wraps_denoiser:
+            c_skip, c_out = denoiser_scalings(sigma, self.sigma_data, self.sigma_min)
+            return c_skip * x + c_out * self.net(x, sigma.reshape(-1))
         c_skip, c_out = consistency_scalings(sigma, self.sigma_data, self.sigma_min)
         c_in = torch.rsqrt(sigma**2 + self.sigma_data**2)
         c_noise = 0.25 * torch.log(sigma)

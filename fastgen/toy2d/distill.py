@@ -3,6 +3,7 @@ without one (CT), Song et al. 2023, algorithms 2 and 3."""
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,9 @@ class ConsistencyConfig:
 
     `n_levels` is N, the number of discretisation levels for CD; CT grows N from `ct_s0` to
     `ct_s1` over training (Song et al. 2023, appendix C). `ema` is mu for the target theta^-
-    (CD) or mu_0 (CT); sampling uses a slower average with decay `sample_ema`.
+    (CD) or mu_0 (CT); sampling uses a slower average with decay `sample_ema`. With
+    `init_from_teacher` (CD only) the student starts as a copy of the teacher's denoiser, as
+    Song et al. (2023) and latent consistency models do.
     """
 
     method: str = "cd"
@@ -45,6 +48,7 @@ class ConsistencyConfig:
     ct_s0: int = 2
     ct_s1: int = 150
     sample_ema: float = 0.999
+    init_from_teacher: bool = True
     distance: str = "l2"
     huber_c: float = 0.03
     sigma_min: float = 0.002
@@ -90,12 +94,30 @@ def ct_ema(n_levels: int, s0: int, mu0: float) -> float:
     return math.exp(s0 * math.log(mu0) / n_levels)
 
 
-def build_student(config: ConsistencyConfig) -> ConsistencyModel:
-    """An untrained f_theta with the config's architecture, initialised from its seed."""
-    with torch.random.fork_rng():
-        torch.manual_seed(config.seed + 1)
-        net = MLP(hidden=config.hidden, layers=config.layers)
-    return ConsistencyModel(net, config.sigma_data, config.sigma_min, config.sigma_max)
+def _wraps_teacher(config: ConsistencyConfig) -> bool:
+    return config.method == "cd" and config.init_from_teacher
+
+
+def build_student(config: ConsistencyConfig, teacher: nn.Module | None = None) -> ConsistencyModel:
+    """An untrained f_theta: a copy of `teacher` wrapped with the boundary scalings when the
+    config asks for it (the teacher's architecture, its weights if given), else a fresh MLP
+    initialised from the config's seed."""
+    from fastgen.toy2d.teachers import build_teacher
+
+    if _wraps_teacher(config):
+        net = copy.deepcopy(teacher) if teacher is not None else build_teacher(config.teacher)
+        net.requires_grad_(True).train()
+    else:
+        with torch.random.fork_rng():
+            torch.manual_seed(config.seed + 1)
+            net = MLP(hidden=config.hidden, layers=config.layers)
+    return ConsistencyModel(
+        net,
+        config.sigma_data,
+        config.sigma_min,
+        config.sigma_max,
+        wraps_denoiser=_wraps_teacher(config),
+    )
 
 
 def train_consistency(
@@ -107,10 +129,11 @@ def train_consistency(
 
     if config.method == "cd" and teacher is None:
         raise ValueError("consistency distillation needs the trained teacher model")
-    student = build_student(config)
+    student = build_student(config, teacher)
     target = EMA(student, config.ema)
     sampler_avg = EMA(student, config.sample_ema)
     opt = torch.optim.Adam(student.parameters(), lr=config.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
     g = torch.Generator().manual_seed(config.seed + 2)
     solver = SOLVERS[config.solver]
     start = time.perf_counter()
@@ -139,6 +162,7 @@ def train_consistency(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        sched.step()
         target.update(student, mu)
         sampler_avg.update(student)
         losses.append(loss.item())
