@@ -23,8 +23,11 @@ def heun_steps(budget: int) -> int:
     return max(1, (budget + 1) // 2)
 
 
-def run(dataset: str = "two_moons", samples: int = 20000, progress: bool = True) -> dict:
-    """Measure every row; the result has the JSON layout of `--json`."""
+def run(
+    dataset: str = "two_moons", samples: int = 20000, progress: bool = True, repeats: int = 3
+) -> dict:
+    """Measure every row (timings: median of `repeats` runs after a warm-up); the result has the
+    JSON layout of `--json`."""
     teacher_cfg = TeacherConfig(kind="flow", dataset=dataset)
     teacher, _ = get_teacher(teacher_cfg, progress)
     cd, _ = get_consistency(ConsistencyConfig("cd", teacher_cfg, dataset=dataset), progress)
@@ -38,9 +41,9 @@ def run(dataset: str = "two_moons", samples: int = 20000, progress: bool = True)
             if steps in seen:
                 continue
             seen.add(steps)
-            rows.append(score_teacher(teacher, sampler, steps, ref))
+            rows.append(score_teacher(teacher, sampler, steps, ref, repeats=repeats))
     for name, model in (("cd", cd), ("ct", ct)):
-        rows.extend(score_student(model, name, k, ref) for k in STUDENT_STEPS)
+        rows.extend(score_student(model, name, k, ref, repeats=repeats) for k in STUDENT_STEPS)
     return {
         "dataset": dataset,
         "samples": samples,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import torch
 
-from fastgen.toy2d.consistency import consistency_scalings
+from fastgen.toy2d.consistency import consistency_scalings, denoiser_scalings
 from fastgen.toy2d.schedules import karras_sigmas
-from fastgen.viz.theme import new_figure
+from fastgen.viz.theme import COLORS, new_figure
 
 
 def scalings_figure(
-    sigma_data: float = 0.5, sigma_min: float = 0.002, sigma_max: float = 80.0
+    sigma_data: float = 0.5,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    with_denoiser_variant: bool = False,
 ) -> go.Figure:
     """c_skip and c_out against sigma (log axis): the skip that pins f(x, sigma_min) = x."""
     sigma = torch.logspace(
@@ -25,6 +28,20 @@ def scalings_figure(
     )
     fig.add_scatter(x=sigma.tolist(), y=c_skip.tolist(), name="c_skip (weight on the input x)")
     fig.add_scatter(x=sigma.tolist(), y=c_out.tolist(), name="c_out (weight on the network)")
+    if with_denoiser_variant:
+        d_skip, d_out = denoiser_scalings(sigma, sigma_data, sigma_min)
+        fig.add_scatter(
+            x=sigma.tolist(),
+            y=d_skip.tolist(),
+            name="c_skip, student wrapping a denoiser",
+            line=dict(dash="dash", color=COLORS[0]),
+        )
+        fig.add_scatter(
+            x=sigma.tolist(),
+            y=d_out.tolist(),
+            name="c_out, student wrapping a denoiser",
+            line=dict(dash="dash", color=COLORS[1]),
+        )
     return fig
 
 

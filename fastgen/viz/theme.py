@@ -29,9 +29,12 @@ TEMPLATE = go.layout.Template(
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13),
-        margin=dict(l=60, r=20, t=50, b=50),
+        margin=dict(l=60, r=20, t=90, b=50),
         hovermode="closest",
-        legend=dict(bgcolor="rgba(0,0,0,0)"),
+        title=dict(x=0, xanchor="left", y=0.98, yanchor="top"),
+        legend=dict(
+            bgcolor="rgba(0,0,0,0)", orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"
+        ),
     )
 )
 pio.templates["fastgen"] = TEMPLATE

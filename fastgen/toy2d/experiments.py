@@ -1,0 +1,165 @@
+"""The measurements lesson 1 shows, as functions (the page calls them and plots the results)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from fastgen.toy2d.evaluate import SIGMA_MAX, SIGMA_MIN, noise, teacher_sigmas
+from fastgen.toy2d.samplers import sample_ddim, sample_euler, sample_heun
+from fastgen.toy2d.schedules import append_zero, karras_sigmas
+
+#: Steps of the reference ODE solve ("the true endpoint"): Heun, 2 * 128 - 1 evaluations.
+REFERENCE_STEPS = 128
+
+
+def ode_endpoint(teacher, x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Solve the teacher's ODE from level `sigma` to 0 with fine Heun steps."""
+    return sample_heun(teacher, x, append_zero(karras_sigmas(REFERENCE_STEPS, SIGMA_MIN, sigma)))
+
+
+@dataclass(frozen=True)
+class SelfConsistency:
+    """Trajectories of the teacher's ODE and restarts from points along them."""
+
+    sigmas: torch.Tensor  # [steps + 1] levels of the trajectories
+    paths: torch.Tensor  # [steps + 1, n, 2]
+    marked_sigmas: tuple[float, ...]  # levels where points are marked on path 0
+    marked_points: torch.Tensor  # [len(marked), 2]
+    restarted_endpoints: torch.Tensor  # [len(marked), 2]: ODE solved again from each point
+
+    @property
+    def max_disagreement(self) -> float:
+        """Largest distance between a restarted endpoint and the trajectory's own endpoint."""
+        return float((self.restarted_endpoints - self.paths[-1, 0]).norm(dim=1).max())
+
+
+def self_consistency(
+    teacher, n: int = 24, seed: int = 3, marks: tuple[float, ...] = (5.0, 1.0, 0.2)
+) -> SelfConsistency:
+    """Run n ODE trajectories; restart the ODE from points marked on the first one (the one
+    that travels furthest)."""
+    sigmas = append_zero(karras_sigmas(REFERENCE_STEPS, SIGMA_MIN, SIGMA_MAX))
+    _, traj = sample_heun(teacher, noise(n, seed), sigmas, return_trajectory=True)
+    paths = torch.stack(traj)
+    # Highlight (put first) the path that travels furthest in x / (1 + sigma): easiest to see.
+    travel = (paths[-1] - paths[0] / (1 + SIGMA_MAX)).norm(dim=1)
+    order = torch.argsort(travel, descending=True)
+    paths = paths[:, order]
+    idx = [int((sigmas - m).abs().argmin()) for m in marks]
+    points = paths[idx, 0]
+    restarted = torch.cat(
+        [ode_endpoint(teacher, paths[i, :1], float(sigmas[i])) for i in idx], dim=0
+    )
+    marked = tuple(float(sigmas[i]) for i in idx)
+    return SelfConsistency(sigmas, paths, marked, points, restarted)
+
+
+@dataclass(frozen=True)
+class OneStep:
+    """From the same noise: one Euler step, DDIM's x_0 guess, a consistency model, the truth."""
+
+    x_T: torch.Tensor
+    euler: torch.Tensor
+    ddim: torch.Tensor
+    consistency: torch.Tensor
+    truth: torch.Tensor
+
+    def error(self, name: str) -> float:
+        """Mean distance from the true ODE endpoint."""
+        return float((getattr(self, name) - self.truth).norm(dim=1).mean())
+
+
+@torch.no_grad()
+def one_step_comparison(teacher, student, n: int = 2000, seed: int = 11) -> OneStep:
+    """Compare single network calls from x_T against the ODE's endpoint."""
+    x_T = noise(n, seed)
+    one = teacher_sigmas(1)
+    return OneStep(
+        x_T=x_T,
+        euler=sample_euler(teacher, x_T, one),
+        ddim=sample_ddim(teacher, x_T, one),
+        consistency=student(x_T, torch.full((n,), SIGMA_MAX)),
+        truth=ode_endpoint(teacher, x_T, SIGMA_MAX),
+    )
+
+
+@dataclass(frozen=True)
+class DistillationPair:
+    """One consistency-distillation pair: x at sigma_hi, the teacher's step to sigma_lo, and the
+    student's outputs for both (which training pushes together)."""
+
+    sigma_hi: float
+    sigma_lo: float
+    x_hi: torch.Tensor
+    x_lo: torch.Tensor
+    f_hi: torch.Tensor
+    f_lo: torch.Tensor
+
+
+@torch.no_grad()
+def distillation_pair(teacher, student, level: int = 30, n_levels: int = 40, seed: int = 5):
+    """Build one pair of adjacent levels from the CD discretisation and evaluate the student."""
+    from fastgen.toy2d.data import sample
+    from fastgen.toy2d.samplers import heun_step
+
+    levels = karras_sigmas(n_levels, SIGMA_MIN, SIGMA_MAX).flip(0).float()
+    s_hi, s_lo = float(levels[level + 1]), float(levels[level])
+    g = torch.Generator().manual_seed(seed)
+    x0 = sample("two_moons", 1, generator=g)
+    x_hi = x0 + s_hi * torch.randn(1, 2, generator=g)
+    x_lo = heun_step(teacher, x_hi, s_hi, s_lo)
+    f_hi = student(x_hi, torch.tensor([s_hi]))
+    f_lo = student(x_lo, torch.tensor([s_lo]))
+    return DistillationPair(s_hi, s_lo, x_hi[0], x_lo[0], f_hi[0], f_lo[0])
+
+
+@torch.no_grad()
+def teacher_step_error(teacher, n_levels: int = 40, n: int = 4000, seed: int = 21) -> float:
+    """Mean error of the single Heun step that consistency distillation asks of the teacher,
+    against a 32-step solve between the same adjacent levels (Song et al. 2023, eq. 7)."""
+    from fastgen.toy2d.data import sample
+    from fastgen.toy2d.samplers import heun_step
+
+    levels = karras_sigmas(n_levels, SIGMA_MIN, SIGMA_MAX).flip(0).float()
+    g = torch.Generator().manual_seed(seed)
+    x0 = sample("two_moons", n, generator=g)
+    k = torch.randint(0, n_levels - 1, (n,), generator=g)
+    s_hi, s_lo = levels[k + 1].unsqueeze(1), levels[k].unsqueeze(1)
+    x = x0 + s_hi * torch.randn(x0.shape, generator=g)
+    one = heun_step(teacher, x, s_hi, s_lo)
+    fine = x
+    for j in range(32):  # geometric sub-steps between the two levels, per sample
+        a = s_hi * (s_lo / s_hi) ** (j / 32)
+        b = s_hi * (s_lo / s_hi) ** ((j + 1) / 32)
+        fine = heun_step(teacher, fine, a, b)
+    return float((one - fine).norm(dim=1).mean())
+
+
+@dataclass(frozen=True)
+class TeacherComparison:
+    """One teacher kind: its distillation-step error and its CD student's distances."""
+
+    kind: str
+    step_error: float
+    cd_one_step: float
+    cd_two_steps: float
+
+
+def compare_teachers(kinds: tuple[str, ...] = ("flow", "vp"), samples: int = 8000):
+    """Distil the same student recipe from each teacher kind and score both (Elaborate section)."""
+    from fastgen.toy2d.distill import ConsistencyConfig
+    from fastgen.toy2d.evaluate import reference, score_student
+    from fastgen.toy2d.models import get_consistency, get_teacher
+    from fastgen.toy2d.teachers import TeacherConfig
+
+    ref = reference("two_moons", samples)
+    out = []
+    for kind in kinds:
+        cfg = TeacherConfig(kind=kind)
+        teacher, _ = get_teacher(cfg)
+        student, _ = get_consistency(ConsistencyConfig(method="cd", teacher=cfg))
+        one, two = (score_student(student, "cd", k, ref, repeats=1).distance for k in (1, 2))
+        out.append(TeacherComparison(kind, teacher_step_error(teacher), one, two))
+    return out

@@ -1,0 +1,232 @@
+"""Plot builders for the toy 2D lesson. Each returns a Plotly figure; none shows or saves it."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from fastgen.viz.theme import COLORS, new_figure
+
+_AXIS = dict(range=[-3, 3], zeroline=False)
+
+
+def _square(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(**_AXIS)
+    fig.update_yaxes(**_AXIS, scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
+    """ODE trajectories from noise to data, with points marked on one of them and the ODE
+    restarted from each mark. Drawn in the flow-matching coordinates x / (1 + sigma), in which
+    the whole path from sigma = 20 to 0 fits on the page."""
+    fig = new_figure(
+        title="Probability-flow ODE trajectories of the trained teacher, x / (1 + sigma)",
+        height=600,
+    )
+    if data is not None:
+        fig.add_scattergl(
+            x=data[:, 0].tolist(),
+            y=data[:, 1].tolist(),
+            mode="markers",
+            name="data",
+            marker=dict(size=3, color=COLORS[7], opacity=0.35),
+            hoverinfo="skip",
+        )
+    scale = (1 + demo.sigmas).reshape(-1, 1, 1).to(demo.paths.dtype)
+    paths = demo.paths / scale
+    for i in range(paths.shape[1] - 1, -1, -1):
+        main = i == 0
+        fig.add_scatter(
+            x=paths[:, i, 0].tolist(),
+            y=paths[:, i, 1].tolist(),
+            mode="lines",
+            line=dict(width=3 if main else 1, color=COLORS[0] if main else COLORS[5]),
+            opacity=1.0 if main else 0.6,
+            showlegend=main or i == 1,
+            name="highlighted trajectory" if main else "other trajectories",
+            hoverinfo="skip",
+        )
+    for s, p, e in zip(
+        demo.marked_sigmas, demo.marked_points, demo.restarted_endpoints, strict=True
+    ):
+        q = p / (1 + s)
+        fig.add_scatter(
+            x=[float(q[0])],
+            y=[float(q[1])],
+            mode="markers+text",
+            text=[f"sigma={s:.2g}"],
+            textposition="middle right",
+            marker=dict(size=11, color=COLORS[1]),
+            showlegend=False,
+            hovertemplate=f"x at sigma={s:.3g}: ({float(p[0]):.3f}, {float(p[1]):.3f})<br>"
+            f"ODE restarted here ends at ({float(e[0]):.3f}, {float(e[1]):.3f})<extra></extra>",
+        )
+    end = demo.paths[-1, 0]
+    fig.add_scatter(
+        x=[float(end[0])],
+        y=[float(end[1])],
+        mode="markers",
+        name="endpoint x_0",
+        marker=dict(size=16, symbol="star", color=COLORS[3]),
+        hovertemplate="endpoint (%{x:.3f}, %{y:.3f})<extra></extra>",
+    )
+    return _square(fig)
+
+
+def one_step_figure(cmp, show: int = 12) -> go.Figure:
+    """Single network calls from the same noise against the true ODE endpoints."""
+    fig = new_figure(title="One call from pure noise (sigma = 20)", height=520)
+    for i in range(show):
+        t, c = cmp.truth[i], cmp.consistency[i]
+        fig.add_scatter(
+            x=[float(t[0]), float(c[0])],
+            y=[float(t[1]), float(c[1])],
+            mode="lines",
+            line=dict(color=COLORS[7], width=1),
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    series = [
+        ("truth", "true ODE endpoint (255 evaluations)", COLORS[0], "circle"),
+        ("consistency", "consistency model, 1 evaluation", COLORS[2], "diamond"),
+        ("euler", "one Euler step = DDIM's x_0 guess", COLORS[3], "x"),
+    ]
+    for attr, name, color, symbol in series:
+        pts = getattr(cmp, attr)[:show]
+        fig.add_scatter(
+            x=pts[:, 0].tolist(),
+            y=pts[:, 1].tolist(),
+            mode="markers",
+            name=name,
+            marker=dict(size=10, color=color, symbol=symbol),
+            hovertemplate="(%{x:.3f}, %{y:.3f})<extra>" + name + "</extra>",
+        )
+    return _square(fig)
+
+
+def samples_figure(panels: dict[str, torch.Tensor], columns: int = 3) -> go.Figure:
+    """Scatter plots of 2D samples side by side, one panel per entry."""
+    rows = -(-len(panels) // columns)
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=list(panels),
+        horizontal_spacing=0.04,
+        vertical_spacing=0.08,
+    )
+    for k, pts in enumerate(panels.values()):
+        fig.add_scattergl(
+            x=pts[:, 0].tolist(),
+            y=pts[:, 1].tolist(),
+            mode="markers",
+            showlegend=False,
+            marker=dict(size=2, color=COLORS[0], opacity=0.5),
+            hoverinfo="skip",
+            row=k // columns + 1,
+            col=k % columns + 1,
+        )
+    fig.update_layout(template="fastgen", height=300 * rows + 60, margin=dict(t=60))
+    fig.update_xaxes(range=[-3, 3], showticklabels=False)
+    fig.update_yaxes(range=[-3, 3], showticklabels=False)
+    return fig
+
+
+def quality_vs_nfe_figure(result: dict) -> go.Figure:
+    """Distance to held-out data against network evaluations (log axis), one line per method."""
+    fig = new_figure(
+        title="Sample quality against network evaluations",
+        xaxis=dict(title="network evaluations (NFE)", type="log"),
+        yaxis=dict(title="sliced Wasserstein-2 to held-out data (lower is better)", type="log"),
+        height=520,
+    )
+    groups: dict[str, list[dict]] = {}
+    for r in result["rows"]:
+        label = (
+            f"teacher, {r['sampler']}"
+            if r["method"] == "teacher"
+            else f"{r['method'].upper()} (consistency sampling)"
+        )
+        groups.setdefault(label, []).append(r)
+    for k, (label, rows) in enumerate(groups.items()):
+        fig.add_scatter(
+            x=[r["nfe"] for r in rows],
+            y=[r["distance"] for r in rows],
+            mode="lines+markers",
+            name=label,
+            line=dict(
+                color=COLORS[k % len(COLORS)],
+                dash="solid" if label.startswith("teacher") else "dash",
+            ),
+            customdata=[[r["seconds"] * 1000] for r in rows],
+            hovertemplate="NFE %{x}: distance %{y:.4f}, %{customdata[0]:.1f} ms<extra>"
+            + label
+            + "</extra>",
+        )
+    fig.add_hline(
+        y=result["noise_floor"],
+        line=dict(dash="dot", color=COLORS[7]),
+        annotation_text="noise floor",
+        annotation_position="bottom right",
+    )
+    return fig
+
+
+def distillation_pair_figure(pair, data: torch.Tensor | None = None) -> go.Figure:
+    """One consistency-distillation pair: the teacher's step between adjacent levels, and the
+    student's two outputs, which the loss pulls together."""
+    fig = new_figure(
+        title=f"A distillation pair: sigma {pair.sigma_hi:.3g} -> {pair.sigma_lo:.3g}",
+        height=520,
+    )
+    if data is not None:
+        fig.add_scattergl(
+            x=data[:, 0].tolist(),
+            y=data[:, 1].tolist(),
+            mode="markers",
+            name="data",
+            marker=dict(size=3, color=COLORS[7], opacity=0.3),
+            hoverinfo="skip",
+        )
+    points = [
+        (pair.x_hi, f"x at sigma {pair.sigma_hi:.3g}", COLORS[0], "circle"),
+        (pair.x_lo, f"teacher's one step to sigma {pair.sigma_lo:.3g}", COLORS[5], "circle"),
+        (pair.f_hi, "f_theta(x_hi)", COLORS[3], "x"),
+        (pair.f_lo, "f_theta-(x_lo) (target)", COLORS[2], "diamond-open"),
+    ]
+    fig.add_annotation(
+        x=float(pair.x_lo[0]),
+        y=float(pair.x_lo[1]),
+        ax=float(pair.x_hi[0]),
+        ay=float(pair.x_hi[1]),
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        showarrow=True,
+        arrowhead=2,
+        arrowcolor=COLORS[5],
+    )
+    for p, name, color, symbol in points:
+        fig.add_scatter(
+            x=[float(p[0])],
+            y=[float(p[1])],
+            mode="markers",
+            name=name,
+            marker=dict(size=13, color=color, symbol=symbol, line=dict(width=2, color=color)),
+            hovertemplate="(%{x:.3f}, %{y:.3f})<extra>" + name + "</extra>",
+        )
+    for p in (pair.x_hi, pair.x_lo):
+        for f in (pair.f_hi,):
+            fig.add_scatter(
+                x=[float(p[0]), float(f[0])],
+                y=[float(p[1]), float(f[1])],
+                mode="lines",
+                line=dict(dash="dot", width=1, color=COLORS[7]),
+                showlegend=False,
+                hoverinfo="skip",
+            )
+    fig.update_xaxes(zeroline=False)
+    fig.update_yaxes(zeroline=False, scaleanchor="x", scaleratio=1)
+    return fig
