@@ -34,7 +34,7 @@ def _cmd_check_site(args) -> int:
     failed = 0
     for report in check_site(args.html, screenshot_dir=args.screenshots):
         status = "ok" if not report.problems else "FAIL: " + "; ".join(report.problems)
-        print(f"{report.path}: {report.charts} chart(s), {status}")
+        print(f"{report.path} ({report.scheme}): {report.charts} chart(s), {status}")
         failed += bool(report.problems)
     return 1 if failed else 0
 

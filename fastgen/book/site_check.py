@@ -1,6 +1,7 @@
 """Open every page of the built book in headless Chromium, offline, and report what a reader
-would see broken: undrawn charts, broken images, empty outputs, script errors, dead downloads,
-and any request that tries to leave the machine.
+would see broken: undrawn charts, chart text unreadable against its background (in the light and
+the dark theme), broken images, empty outputs, script errors, dead downloads, and any request
+that tries to leave the machine.
 
 Used by the test suite; also runnable by hand: `python -m fastgen check-site _build/html`.
 Needs Playwright for Python (the `dev` extra) and Debian's Chromium (`apt-get install chromium`).
@@ -29,6 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+COLOR_SCHEMES = ("light", "dark")
 
 DRAW_TIMEOUT_MS = 20_000
 _ALL_DRAWN = """
@@ -36,7 +38,7 @@ _ALL_DRAWN = """
   .every(d => d.querySelector('svg.main-svg'))
 """
 # Evaluated in the page once it has settled.
-_PAGE_PROBE = """
+_PAGE_PROBE = r"""
 () => {
   const charts = [...document.querySelectorAll('.plotly-graph-div')];
   const undrawn = charts.filter(d => !d.querySelector('svg.main-svg')).map(d => d.id);
@@ -48,7 +50,26 @@ _PAGE_PROBE = """
     .length;
   const downloads = [...document.querySelectorAll('a.download, a.reference.download')]
     .map(a => a.href);
-  return {charts: charts.length, undrawn, broken, empty, downloads};
+  // Contrast of each chart's text against what is really behind it (WCAG 2 ratio).
+  const rgb = s => (s.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const backdrop = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const lowContrast = charts.filter(d => d.querySelector('svg.main-svg')).filter(d => {
+    const text = d.querySelector(
+      '.gtitle, .xtitle, .ytitle, .legendtext, .xtick text, .annotation-text');
+    if (!text) return false;
+    const a = lum(rgb(getComputedStyle(text).fill)), b = lum(backdrop(d));
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05) < 3;
+  }).map(d => d.id);
+  return {charts: charts.length, undrawn, broken, empty, downloads, lowContrast};
 }
 """
 
@@ -58,11 +79,13 @@ class PageReport:
     """What one page showed in the browser."""
 
     path: str
+    scheme: str = "light"
     charts: int = 0
     undrawn_charts: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
     empty_outputs: int = 0
     dead_downloads: list[str] = field(default_factory=list)
+    low_contrast_charts: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
 
@@ -75,6 +98,8 @@ class PageReport:
             out.append(f"broken images: {self.broken_images}")
         if self.empty_outputs:
             out.append(f"{self.empty_outputs} empty cell output(s)")
+        if self.low_contrast_charts:
+            out.append(f"chart text unreadable (contrast < 3:1): {self.low_contrast_charts}")
         if self.dead_downloads:
             out.append(f"dead download links: {self.dead_downloads}")
         if self.console_errors:
@@ -133,18 +158,25 @@ def check_site(
     with serve(html_root) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            for rel in pages:
-                reports.append(_check_page(context, base, rel, screenshot_dir))
+            for scheme in COLOR_SCHEMES:  # the reader's OS setting picks the theme
+                context = browser.new_context(
+                    viewport={"width": 1280, "height": 900}, color_scheme=scheme
+                )
+                for rel in pages:
+                    shots = screenshot_dir / scheme if screenshot_dir else None
+                    reports.append(_check_page(context, base, rel, shots, scheme))
+                context.close()
         finally:
             browser.close()
     return reports
 
 
-def _check_page(context, base: str, rel: str, screenshot_dir: Path | None) -> PageReport:
+def _check_page(
+    context, base: str, rel: str, screenshot_dir: Path | None, scheme: str
+) -> PageReport:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    report = PageReport(rel)
+    report = PageReport(rel, scheme)
     page = context.new_page()
 
     def route(r):
@@ -171,6 +203,7 @@ def _check_page(context, base: str, rel: str, screenshot_dir: Path | None) -> Pa
     report.undrawn_charts = probe["undrawn"]
     report.broken_images = probe["broken"]
     report.empty_outputs = probe["empty"]
+    report.low_contrast_charts = probe["lowContrast"]
     for href in probe["downloads"]:
         response = page.request.get(href)
         if not response.ok:

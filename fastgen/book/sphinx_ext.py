@@ -161,5 +161,5 @@ def setup(app: Sphinx) -> dict:
 
     app.connect("builder-inited", _add_static)
     app.add_js_file("fastgen-plotly.js")
-    app.add_css_file("fastgen.css")
+    app.add_css_file("fastgen-plotly.css")
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
