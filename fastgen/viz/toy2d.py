@@ -17,14 +17,8 @@ def _square(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
-    """ODE trajectories from noise to data, with points marked on one of them and the ODE
-    restarted from each mark. Drawn in the flow-matching coordinates x / (1 + sigma), in which
-    the whole path from sigma = 20 to 0 fits on the page."""
-    fig = new_figure(
-        title="Probability-flow ODE trajectories of the trained teacher, x / (1 + sigma)",
-        height=600,
-    )
+def _add_data(fig: go.Figure, data: torch.Tensor | None) -> None:
+    """Held-out data as a faint grey background, if given."""
     if data is not None:
         fig.add_scattergl(
             x=data[:, 0].tolist(),
@@ -34,6 +28,17 @@ def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
             marker=dict(size=3, color=COLORS[7], opacity=0.35),
             hoverinfo="skip",
         )
+
+
+def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
+    """ODE trajectories from noise to data, with points marked on one of them and the ODE
+    restarted from each mark. Drawn in the flow-matching coordinates x / (1 + sigma), in which
+    the whole path from sigma = 20 to 0 fits on the page."""
+    fig = new_figure(
+        title="Probability-flow ODE trajectories of the trained teacher, x / (1 + sigma)",
+        height=600,
+    )
+    _add_data(fig, data)
     scale = (1 + demo.sigmas).reshape(-1, 1, 1).to(demo.paths.dtype)
     paths = demo.paths / scale
     for i in range(paths.shape[1] - 1, -1, -1):
@@ -48,16 +53,16 @@ def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
             name="highlighted trajectory" if main else "other trajectories",
             hoverinfo="skip",
         )
-    for s, p, e in zip(
-        demo.marked_sigmas, demo.marked_points, demo.restarted_endpoints, strict=True
-    ):
+    marks = zip(demo.marked_sigmas, demo.marked_points, demo.restarted_endpoints, strict=True)
+    positions = ("middle right", "bottom left", "top left", "bottom right")
+    for k, (s, p, e) in enumerate(marks):
         q = p / (1 + s)
         fig.add_scatter(
             x=[float(q[0])],
             y=[float(q[1])],
             mode="markers+text",
             text=[f"sigma={s:.2g}"],
-            textposition="middle right",
+            textposition=positions[k % len(positions)],
             marker=dict(size=11, color=COLORS[1]),
             showlegend=False,
             hovertemplate=f"x at sigma={s:.3g}: ({float(p[0]):.3f}, {float(p[1]):.3f})<br>"
@@ -89,7 +94,7 @@ def one_step_figure(cmp, show: int = 12) -> go.Figure:
             hoverinfo="skip",
         )
     series = [
-        ("truth", "true ODE endpoint (255 evaluations)", COLORS[0], "circle"),
+        ("truth", "true ODE endpoint (fine Heun solve)", COLORS[0], "circle"),
         ("consistency", "consistency model, 1 evaluation", COLORS[2], "diamond"),
         ("euler", "one Euler step = DDIM's x_0 guess", COLORS[3], "x"),
     ]
@@ -180,15 +185,7 @@ def distillation_pair_figure(pair, data: torch.Tensor | None = None) -> go.Figur
         title=f"A distillation pair: sigma {pair.sigma_hi:.3g} -> {pair.sigma_lo:.3g}",
         height=520,
     )
-    if data is not None:
-        fig.add_scattergl(
-            x=data[:, 0].tolist(),
-            y=data[:, 1].tolist(),
-            mode="markers",
-            name="data",
-            marker=dict(size=3, color=COLORS[7], opacity=0.3),
-            hoverinfo="skip",
-        )
+    _add_data(fig, data)
     points = [
         (pair.x_hi, f"x at sigma {pair.sigma_hi:.3g}", COLORS[0], "circle"),
         (pair.x_lo, f"teacher's one step to sigma {pair.sigma_lo:.3g}", COLORS[5], "circle"),
@@ -217,16 +214,14 @@ def distillation_pair_figure(pair, data: torch.Tensor | None = None) -> go.Figur
             marker=dict(size=13, color=color, symbol=symbol, line=dict(width=2, color=color)),
             hovertemplate="(%{x:.3f}, %{y:.3f})<extra>" + name + "</extra>",
         )
-    for p in (pair.x_hi, pair.x_lo):
-        for f in (pair.f_hi,):
-            fig.add_scatter(
-                x=[float(p[0]), float(f[0])],
-                y=[float(p[1]), float(f[1])],
-                mode="lines",
-                line=dict(dash="dot", width=1, color=COLORS[7]),
-                showlegend=False,
-                hoverinfo="skip",
-            )
+    fig.add_scatter(  # where the student sends the higher point
+        x=[float(pair.x_hi[0]), float(pair.f_hi[0])],
+        y=[float(pair.x_hi[1]), float(pair.f_hi[1])],
+        mode="lines",
+        line=dict(dash="dot", width=1, color=COLORS[7]),
+        showlegend=False,
+        hoverinfo="skip",
+    )
     fig.update_xaxes(zeroline=False)
     fig.update_yaxes(zeroline=False, scaleanchor="x", scaleratio=1)
     return fig
