@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 book: $(VENV)/.installed
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going --all
 
 browser:
 	@test -x $(CHROMIUM) || { \

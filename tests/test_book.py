@@ -70,3 +70,13 @@ def test_a_dropped_output_fails_the_build(tmp_path):
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "unknown output mime type" in log
+
+
+def test_make_book_uses_the_flags_the_tests_build_with():
+    """`make book` must fail as loudly as the test build does (and re-read every page)."""
+    from conftest import BUILD_FLAGS
+
+    line = next(
+        ln for ln in (REPO_ROOT / "Makefile").read_text().splitlines() if "jupyter-book build" in ln
+    )
+    assert set(BUILD_FLAGS) <= set(line.split()), line
