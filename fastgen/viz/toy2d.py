@@ -17,12 +17,17 @@ def _square(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def _coords(values: torch.Tensor) -> list[float]:
+    """Plot coordinates rounded to 1e-3 (far below a pixel): keeps the page's JSON small."""
+    return [round(v, 3) for v in values.tolist()]
+
+
 def _add_data(fig: go.Figure, data: torch.Tensor | None) -> None:
     """Held-out data as a faint grey background, if given."""
     if data is not None:
         fig.add_scattergl(
-            x=data[:, 0].tolist(),
-            y=data[:, 1].tolist(),
+            x=_coords(data[:, 0]),
+            y=_coords(data[:, 1]),
             mode="markers",
             name="data",
             marker=dict(size=3, color=COLORS[7], opacity=0.35),
@@ -44,8 +49,8 @@ def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
     for i in range(paths.shape[1] - 1, -1, -1):
         main = i == 0
         fig.add_scatter(
-            x=paths[:, i, 0].tolist(),
-            y=paths[:, i, 1].tolist(),
+            x=_coords(paths[:, i, 0]),
+            y=_coords(paths[:, i, 1]),
             mode="lines",
             line=dict(width=3 if main else 1, color=COLORS[0] if main else COLORS[5]),
             opacity=1.0 if main else 0.6,
@@ -101,8 +106,8 @@ def one_step_figure(cmp, show: int = 12) -> go.Figure:
     for attr, name, color, symbol in series:
         pts = getattr(cmp, attr)[:show]
         fig.add_scatter(
-            x=pts[:, 0].tolist(),
-            y=pts[:, 1].tolist(),
+            x=_coords(pts[:, 0]),
+            y=_coords(pts[:, 1]),
             mode="markers",
             name=name,
             marker=dict(size=10, color=color, symbol=symbol),
@@ -123,8 +128,8 @@ def samples_figure(panels: dict[str, torch.Tensor], columns: int = 3) -> go.Figu
     )
     for k, pts in enumerate(panels.values()):
         fig.add_scattergl(
-            x=pts[:, 0].tolist(),
-            y=pts[:, 1].tolist(),
+            x=_coords(pts[:, 0]),
+            y=_coords(pts[:, 1]),
             mode="markers",
             showlegend=False,
             marker=dict(size=2, color=COLORS[0], opacity=0.5),
