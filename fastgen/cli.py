@@ -47,6 +47,22 @@ def _cmd_bench(args) -> int:
     raise AssertionError(args.suite)
 
 
+def _cmd_train(args) -> int:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.what == "tiny-sd":
+        from fastgen.sd.train import train_tiny_sd
+
+        record = train_tiny_sd(args.out, args.vae_steps, args.unet_steps)
+        print(
+            f"wrote {args.out}: vae {record['vae']['seconds']:.0f} s, "
+            f"unet {record['unet']['seconds']:.0f} s"
+        )
+        return 0
+    raise AssertionError(args.what)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastgen", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=20000)
     p.add_argument("--threads", type=int, default=2, help="torch threads (pinned for timing)")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("train", help="train a model (resumable: rerun to continue)")
+    p.add_argument("what", choices=["tiny-sd"])
+    p.add_argument("--out", type=Path, default=Path("_build/tiny-sd"))
+    p.add_argument("--vae-steps", type=int, default=2000)
+    p.add_argument("--unet-steps", type=int, default=5000)
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

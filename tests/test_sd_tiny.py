@@ -1,0 +1,88 @@
+"""The tiny Stable Diffusion groundwork: procedural data, offline tokenizer, real pipeline."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fastgen.sd import shapes
+from fastgen.sd.tiny import TinySDConfig, build_pipeline
+from fastgen.sd.tokenizer import MAX_LENGTH, train_clip_tokenizer
+from fastgen.sd.train import TrainConfig, train_vae
+
+
+def test_rendering_is_seeded_and_in_range():
+    items = shapes.all_items()
+    a = shapes.render(items, generator=torch.Generator().manual_seed(1))
+    b = shapes.render(items, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.shape == (48, 3, 32, 32)
+    assert a.min() >= 0 and a.max() <= 1
+
+
+def test_position_words_put_the_shape_where_they_say():
+    for pos, (_, (cx, cy)) in shapes.POSITIONS.items():
+        img = shapes.render([shapes.Item("red", "square", pos)], generator=torch.Generator())
+        mass = img[0].sum(0)
+        ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+        centre = ((xs * mass).sum() / mass.sum() / 32, (ys * mass).sum() / mass.sum() / 32)
+        assert abs(centre[0] - cx) < 0.06 and abs(centre[1] - cy) < 0.06, pos
+
+
+def test_outlines_have_less_ink_than_filled_shapes():
+    items = shapes.all_items()
+    filled = shapes.render(items, generator=torch.Generator().manual_seed(0))
+    outlined = shapes.render(items, generator=torch.Generator().manual_seed(0), style="outlined")
+    assert (outlined.sum(dim=(1, 2, 3)) < filled.sum(dim=(1, 2, 3))).all()
+
+
+def test_captions_round_trip_and_unknown_captions_are_refused():
+    for item in shapes.all_items():
+        assert shapes.parse_caption(item.caption) == item
+    with pytest.raises(ValueError, match="e.g. 'a red triangle on the left'"):
+        shapes.parse_caption("a purple hexagon in the middle")
+
+
+def test_tokenizer_matches_clip_conventions():
+    tok = train_clip_tokenizer()
+    ids = tok("a red triangle on the left").input_ids
+    assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
+    assert tok.convert_ids_to_tokens(ids[1:-1]) == [
+        "a</w>",
+        "red</w>",
+        "triangle</w>",
+        "on</w>",
+        "the</w>",
+        "left</w>",
+    ]
+    assert tok.model_max_length == MAX_LENGTH
+
+
+def test_the_real_diffusers_pipeline_runs_on_the_tiny_model():
+    pipe = build_pipeline(TinySDConfig())
+    out = pipe(
+        "a red triangle on the left",
+        num_inference_steps=2,
+        guidance_scale=2.0,
+        generator=torch.Generator().manual_seed(0),
+        output_type="pt",
+    )
+    assert out.images.shape == (1, 3, 32, 32)
+    text = pipe.text_encoder.config
+    assert (text.bos_token_id, text.eos_token_id) == (
+        pipe.tokenizer.bos_token_id,
+        pipe.tokenizer.eos_token_id,
+    )
+    assert text.max_position_embeddings == pipe.tokenizer.model_max_length
+
+
+def test_training_resumes_where_it_stopped(tmp_path):
+    cfg = TinySDConfig()
+    straight = build_pipeline(cfg).vae
+    train_vae(straight, TrainConfig(steps=3, batch=4, save_every=1), tmp_path / "a", False)
+    resumed = build_pipeline(cfg).vae
+    train_vae(resumed, TrainConfig(steps=2, batch=4, save_every=1), tmp_path / "b", False)
+    again = build_pipeline(cfg).vae
+    train_vae(again, TrainConfig(steps=3, batch=4, save_every=1), tmp_path / "b", False)
+    for p, q in zip(straight.parameters(), again.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    assert not list((tmp_path / "b").glob("*.tmp"))
