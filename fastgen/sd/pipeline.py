@@ -1,0 +1,247 @@
+"""`fastgen.sd`'s front door: load a tier, swap schedulers, manage LoRA adapters, generate with a
+record of what ran. The same functions drive the tiny CPU model and SD v1.5 on a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerDiscreteScheduler,
+    LCMScheduler,
+    StableDiffusionPipeline,
+)
+
+from fastgen._checks import check_choice, check_steps
+
+TIERS = ("tiny", "gpu", "auto")
+TIER_ENV = "FASTGEN_SD_TIER"
+TINY_ENV = "FASTGEN_TINY_SD"
+SD15_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+LCM_LORA_SD15_ID = "latent-consistency/lcm-lora-sdv1-5"
+
+#: Scheduler name -> (class, extra config). Each swap keeps the pipeline's original config.
+SCHEDULERS = {
+    "ddpm": (DDPMScheduler, {}),
+    "ddim": (DDIMScheduler, {}),
+    "dpmpp_2m": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "lcm": (LCMScheduler, {}),
+    "euler": (EulerDiscreteScheduler, {}),
+}
+
+
+@dataclass
+class Loaded:
+    """A pipeline and what it is: tier, model ids, device, loaded adapters."""
+
+    pipe: StableDiffusionPipeline
+    tier: str
+    model_id: str
+    device: str
+    adapters: dict[str, str] = field(default_factory=dict)  # name -> where it came from
+
+
+def tiny_model_dir() -> Path:
+    """The shipped tiny model: $FASTGEN_TINY_SD, else fastgen/sd/weights/tiny-sd."""
+    default = Path(__file__).parent / "weights" / "tiny-sd"
+    return Path(os.environ.get(TINY_ENV, default))
+
+
+def _gpu_weights_present(sd_path: str | None) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    if sd_path is not None:
+        return Path(sd_path).exists()
+    found = try_to_load_from_cache(SD15_ID, "model_index.json")
+    return isinstance(found, str)
+
+
+def resolve_tier(tier: str = "auto", sd_path: str | None = None) -> str:
+    """`auto` (or $FASTGEN_SD_TIER) -> `gpu` when CUDA and SD v1.5 weights are present, else
+    `tiny`."""
+    tier = os.environ.get(TIER_ENV, tier) if tier == "auto" else tier
+    check_choice(tier, TIERS, "tier")
+    if tier != "auto":
+        return tier
+    return "gpu" if torch.cuda.is_available() and _gpu_weights_present(sd_path) else "tiny"
+
+
+def load_pipeline(tier: str = "auto", *, sd_path: str | None = None) -> Loaded:
+    """Load the tiny model (CPU) or SD v1.5 in fp16 (GPU) from local files only; never
+    downloads. Asking for `gpu` without the weights says how to get them."""
+    tier = resolve_tier(tier, sd_path)
+    if tier == "tiny":
+        path = tiny_model_dir() / "pipeline"
+        if not (path / "model_index.json").exists():
+            raise FileNotFoundError(
+                f"no tiny model at {path}; train it with `python -m fastgen train tiny-sd "
+                f"--out {tiny_model_dir()}` or set ${TINY_ENV}"
+            )
+        pipe = StableDiffusionPipeline.from_pretrained(
+            path,
+            use_safetensors=True,
+            local_files_only=True,
+            safety_checker=None,
+            requires_safety_checker=False,
+        )
+        pipe.set_progress_bar_config(disable=True)
+        return Loaded(pipe, "tiny", str(path), "cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("tier 'gpu' needs a CUDA device; use tier='tiny' on this machine")
+    if not _gpu_weights_present(sd_path):
+        raise FileNotFoundError(
+            f"SD v1.5 weights are not in the local Hugging Face cache. Download them once, "
+            f"outside the build: `huggingface-cli download {SD15_ID}` and "
+            f"`huggingface-cli download {LCM_LORA_SD15_ID}`, or pass sd_path=<local folder>"
+        )
+    pipe = StableDiffusionPipeline.from_pretrained(
+        sd_path or SD15_ID,
+        torch_dtype=torch.float16,
+        use_safetensors=True,
+        local_files_only=True,
+        safety_checker=None,
+        requires_safety_checker=False,
+    ).to("cuda")
+    pipe.set_progress_bar_config(disable=True)
+    return Loaded(pipe, "gpu", sd_path or SD15_ID, "cuda")
+
+
+def set_scheduler(loaded: Loaded, name: str) -> None:
+    """Swap the sampler, keeping the pipeline's noise-schedule config."""
+    cls, extra = SCHEDULERS[check_choice(name, SCHEDULERS, "scheduler")]
+    loaded.pipe.scheduler = cls.from_config(loaded.pipe.scheduler.config, **extra)
+
+
+def load_adapter(loaded: Loaded, name: str, path: str | Path) -> None:
+    """Load a LoRA (safetensors only) under `name`; it starts active at weight 1."""
+    loaded.pipe.load_lora_weights(str(path), adapter_name=name, use_safetensors=True)
+    loaded.adapters[name] = str(path)
+
+
+def set_adapters(loaded: Loaded, weights: dict[str, float]) -> None:
+    """Activate exactly these adapters with these weights (an empty dict: none)."""
+    for name in weights:
+        check_choice(name, loaded.adapters, "adapter")
+    if weights:
+        loaded.pipe.set_adapters(list(weights), adapter_weights=list(weights.values()))
+    elif loaded.adapters:
+        loaded.pipe.disable_lora()
+
+
+def unload_adapters(loaded: Loaded) -> None:
+    """Remove every LoRA: the base weights are exactly as loaded."""
+    loaded.pipe.unload_lora_weights()
+    loaded.adapters.clear()
+
+
+def nfe_per_image(steps: int, guidance: float) -> int:
+    """UNet evaluations: one per step, two with classifier-free guidance (guidance > 1)."""
+    return steps * (2 if guidance > 1 else 1)
+
+
+def _check_prompt(loaded: Loaded, prompt: str) -> None:
+    tok = loaded.pipe.tokenizer
+    n = len(tok(prompt).input_ids)
+    if n > tok.model_max_length:
+        raise ValueError(
+            f"prompt is {n} tokens, the tokenizer allows {tok.model_max_length} "
+            f"(special tokens included); shorten it"
+        )
+
+
+def generate(
+    loaded: Loaded,
+    prompt: str | list[str],
+    *,
+    scheduler: str = "dpmpp_2m",
+    steps: int = 20,
+    guidance: float = 7.5,
+    adapters: dict[str, float] | None = None,
+    seed: int = 0,
+    repeats: int = 3,
+):
+    """Images (a [n, 3, H, W] tensor in [0, 1]) and a record of the run: median wall time of
+    `repeats` runs after a warm-up (CUDA synchronised), steps, NFE, scheduler, guidance, seed,
+    tier, model, adapters, device and library versions."""
+    import diffusers
+    import peft
+    import transformers
+
+    check_steps(steps)
+    check_steps(repeats, "repeats")
+    if not guidance >= 0:
+        raise ValueError(f"guidance must be >= 0, got {guidance!r}")
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    for p in prompts:
+        _check_prompt(loaded, p)
+    set_scheduler(loaded, scheduler)
+    set_adapters(loaded, adapters or {})
+
+    def run():
+        g = torch.Generator(device=loaded.device).manual_seed(seed)
+        return loaded.pipe(
+            prompts,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=g,
+            output_type="pt",
+        ).images
+
+    def sync():
+        if loaded.device == "cuda":
+            torch.cuda.synchronize()
+
+    images = run()  # warm-up
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        images = run()
+        sync()
+        times.append(time.perf_counter() - start)
+    record = {
+        "prompts": prompts,
+        "scheduler": scheduler,
+        "steps": steps,
+        "nfe_per_image": nfe_per_image(steps, guidance),
+        "guidance": guidance,
+        "adapters": dict(adapters or {}),
+        "seed": seed,
+        "tier": loaded.tier,
+        "model": loaded.model_id,
+        "adapter_sources": {k: loaded.adapters[k] for k in adapters or {}},
+        "device": torch.cuda.get_device_name(0)
+        if loaded.device == "cuda"
+        else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)",
+        "ms_per_image": 1000 * statistics.median(times) / len(prompts),
+        "versions": {
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        },
+    }
+    return images.float().cpu(), record
+
+
+__all__ = [
+    "Loaded",
+    "SCHEDULERS",
+    "TIERS",
+    "generate",
+    "load_adapter",
+    "load_pipeline",
+    "resolve_tier",
+    "set_adapters",
+    "set_scheduler",
+    "unload_adapters",
+]

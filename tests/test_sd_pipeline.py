@@ -1,0 +1,110 @@
+"""fastgen.sd's front door on the real diffusers + peft path, with an untrained tiny model (the
+shipped weights are not needed to test the plumbing)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from fastgen.sd import pipeline as sd
+from fastgen.sd.lcm import LCMLoRAConfig, train_lcm_lora
+from fastgen.sd.tiny import build_pipeline
+
+PROMPT = "a red circle on the left"
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    """An untrained tiny model saved like the shipped one, plus a 2-step LoRA."""
+    root = tmp_path_factory.mktemp("tiny-sd")
+    pipe = build_pipeline()
+    pipe.save_pretrained(root / "pipeline", safe_serialization=True)
+    train_lcm_lora(build_pipeline(), LCMLoRAConfig(steps=2, batch=2), root / "lora", False)
+    return root
+
+
+@pytest.fixture
+def loaded(tiny_dir, monkeypatch):
+    monkeypatch.setenv(sd.TINY_ENV, str(tiny_dir))
+    return sd.load_pipeline("tiny")
+
+
+def run(loaded, **kw):
+    kw = {"scheduler": "lcm", "steps": 2, "guidance": 1.0, "repeats": 1, **kw}
+    return sd.generate(loaded, PROMPT, **kw)
+
+
+def test_auto_is_tiny_without_cuda_and_can_be_forced(monkeypatch):
+    assert sd.resolve_tier("auto") == ("gpu" if torch.cuda.is_available() else "tiny")
+    monkeypatch.setenv(sd.TIER_ENV, "tiny")
+    assert sd.resolve_tier("auto") == "tiny"
+
+
+def test_missing_models_say_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv(sd.TINY_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="python -m fastgen train tiny-sd"):
+        sd.load_pipeline("tiny")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="needs a CUDA device"):
+            sd.load_pipeline("gpu")
+
+
+def test_weights_load_from_safetensors_only(tiny_dir):
+    files = {p.suffix for p in (tiny_dir / "pipeline").rglob("*") if p.is_file()}
+    assert ".safetensors" in files and ".bin" not in files
+
+
+def test_generate_returns_images_and_a_record(loaded):
+    images, record = run(loaded, scheduler="dpmpp_2m", steps=3, guidance=2.0)
+    assert images.shape == (1, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
+    assert record["nfe_per_image"] == 6 and record["tier"] == "tiny"
+    assert record["scheduler"] == "dpmpp_2m" and record["ms_per_image"] > 0
+    assert {"torch", "diffusers", "transformers", "peft"} <= set(record["versions"])
+
+
+@pytest.mark.parametrize("name", list(sd.SCHEDULERS))
+def test_scheduler_swaps_keep_the_noise_schedule(loaded, name):
+    before = dict(loaded.pipe.scheduler.config)
+    sd.set_scheduler(loaded, name)
+    after = loaded.pipe.scheduler.config
+    for key in ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule"):
+        assert after[key] == before[key]
+    assert type(loaded.pipe.scheduler) is sd.SCHEDULERS[name][0]
+
+
+def test_lora_round_trip_is_exact(loaded, tiny_dir):
+    base, _ = run(loaded)
+    sd.load_adapter(loaded, "lcm", tiny_dir / "lora")
+    sd.load_adapter(loaded, "style", tiny_dir / "lora")
+    # every tensor in the file arrived in the UNet (no key silently dropped)
+    file = load_file(str(tiny_dir / "lora" / "pytorch_lora_weights.safetensors"))
+    state = loaded.pipe.unet.state_dict()
+    for key, value in file.items():
+        name = key.removeprefix("unet.").replace(".weight", ".lcm.weight")
+        assert torch.equal(state[name], value), key
+    both, record = run(loaded, adapters={"lcm": 1.0, "style": 0.5})
+    assert record["adapters"] == {"lcm": 1.0, "style": 0.5} and not torch.equal(both, base)
+    sd.unload_adapters(loaded)
+    after, _ = run(loaded)
+    assert torch.equal(after, base)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 0}, "steps must be an integer >= 1"),
+        ({"guidance": -1.0}, "guidance must be >= 0"),
+        ({"scheduler": "plms"}, "unknown scheduler 'plms'"),
+        ({"adapters": {"turbo": 1.0}}, "unknown adapter 'turbo'"),
+    ],
+)
+def test_bad_inputs_raise_value_errors(loaded, kwargs, message):
+    with pytest.raises(ValueError) as info:
+        run(loaded, **kwargs)
+    assert message in str(info.value)
+
+
+def test_too_long_prompts_are_refused(loaded):
+    with pytest.raises(ValueError, match="the tokenizer allows 16"):
+        sd.generate(loaded, "a red circle on the left " * 4, steps=1, repeats=1)
