@@ -86,3 +86,41 @@ def test_training_resumes_where_it_stopped(tmp_path):
     for p, q in zip(straight.parameters(), again.parameters(), strict=True):
         torch.testing.assert_close(p, q)
     assert not list((tmp_path / "b").glob("*.tmp"))
+
+
+def test_frechet_distance_closed_forms():
+    from fastgen.sd.judge import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(4000, 3, generator=g, dtype=torch.float64)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    shift = torch.tensor([1.0, 2.0, 2.0], dtype=torch.float64)
+    assert frechet_distance(a, a + shift) == pytest.approx(9.0, rel=1e-9)
+    # doubling: means mu and 2 mu, covariances S and 4S: |mu|^2 + Tr(S + 4S - 2 * 2S)
+    expected = float((a.mean(0) ** 2).sum() + torch.trace(torch.cov(a.T)))
+    assert frechet_distance(a, 2 * a) == pytest.approx(expected, rel=1e-6)
+
+
+def test_judge_scores_count_attribute_matches():
+    from fastgen.sd.judge import HEADS, Judge, score
+
+    class Oracle(Judge):
+        def __init__(self, answers):
+            super().__init__()
+            self.answers = answers
+
+        def forward(self, images):
+            return {
+                k: torch.nn.functional.one_hot(v, len(HEADS[k])).float()
+                for k, v in self.answers.items()
+            }
+
+    prompts = ["a red circle on the left", "a blue square at the top"]
+    answers = {
+        "colour": torch.tensor([0, 2]),
+        "shape": torch.tensor([0, 1]),
+        "position": torch.tensor([0, 3]),
+        "style": torch.tensor([0, 0]),
+    }
+    s = score(Oracle(answers), torch.zeros(2, 3, 32, 32), prompts, "filled")
+    assert s.accuracy["colour"] == 1.0 and s.accuracy["position"] == 0.5 and s.all_correct == 0.5
