@@ -64,31 +64,37 @@ def _resume(path: Path, modules: dict, opt, generator) -> int:
     return state["step"]
 
 
-def train_vae(vae, config: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
-    """Reconstruction (L1) plus a small KL term (Rombach et al. 2022, sec. 3, without the
-    perceptual and adversarial terms)."""
+def _resumable_loop(
+    name: str,
+    modules: dict,
+    params: list,
+    step_fn,
+    config: TrainConfig,
+    run_dir: Path,
+    progress: bool,
+    generator: torch.Generator,
+) -> dict:
+    """The training loop both stages share: resume from `run_dir/<name>.ckpt` if present, run
+    `step_fn(batch) -> loss` up to `config.steps`, checkpoint atomically every `save_every`."""
     from tqdm.auto import tqdm
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = run_dir / "vae.ckpt"
-    g = torch.Generator().manual_seed(config.seed)
-    opt = torch.optim.Adam(vae.parameters(), lr=config.lr)
-    start = _resume(ckpt, {"vae": vae}, opt, g)
-    data = batches(config, g)
-    vae.train()
+    ckpt = run_dir / f"{name}.ckpt"
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    start = _resume(ckpt, modules, opt, generator)
+    data = batches(config, generator)
+    for module in modules.values():
+        module.train()
     t0 = time.perf_counter()
+    loss = torch.tensor(float("nan"))
     for step in tqdm(
         range(start, config.steps),
         initial=start,
         total=config.steps,
         disable=not progress,
-        desc="vae",
+        desc=name,
     ):
-        x, _ = next(data)
-        posterior = vae.encode(x).latent_dist
-        z = posterior.sample(generator=g)
-        recon = vae.decode(z).sample
-        loss = F.l1_loss(recon, x) + 1e-6 * posterior.kl().mean()
+        loss = step_fn(next(data))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -96,14 +102,31 @@ def train_vae(vae, config: TrainConfig, run_dir: Path, progress: bool = True) ->
             _save(
                 ckpt,
                 {
-                    "modules": {"vae": vae.state_dict()},
+                    "modules": {k: m.state_dict() for k, m in modules.items()},
                     "optimizer": opt.state_dict(),
-                    "generator": g.get_state(),
+                    "generator": generator.get_state(),
                     "step": step + 1,
                 },
             )
-    vae.eval()
+    for module in modules.values():
+        module.eval()
     return {"seconds": time.perf_counter() - t0, "final_loss": loss.item(), **asdict(config)}
+
+
+def train_vae(vae, config: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
+    """Reconstruction (L1) plus a small KL term (Rombach et al. 2022, sec. 3, without the
+    perceptual and adversarial terms)."""
+    g = torch.Generator().manual_seed(config.seed)
+
+    def step(batch):
+        x, _ = batch
+        posterior = vae.encode(x).latent_dist
+        recon = vae.decode(posterior.sample(generator=g)).sample
+        return F.l1_loss(recon, x) + 1e-6 * posterior.kl().mean()
+
+    return _resumable_loop(
+        "vae", {"vae": vae}, list(vae.parameters()), step, config, run_dir, progress, g
+    )
 
 
 @torch.no_grad()
@@ -130,29 +153,12 @@ def train_unet(pipe, config: TrainConfig, run_dir: Path, progress: bool = True) 
     """Epsilon prediction on latents (Ho et al. 2020, eq. 14; Rombach et al. 2022, eq. 3), with
     the text encoder trained jointly and `cfg_dropout` of captions emptied for classifier-free
     guidance (Ho & Salimans 2022)."""
-    from tqdm.auto import tqdm
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = run_dir / "unet.ckpt"
     g = torch.Generator().manual_seed(config.seed + 1)
-    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-    modules = {"unet": pipe.unet, "text_encoder": pipe.text_encoder}
-    start = _resume(ckpt, modules, opt, g)
     sched = pipe.scheduler
     scale = pipe.vae.config.scaling_factor
-    data = batches(config, g)
-    pipe.unet.train()
-    pipe.text_encoder.train()
-    t0 = time.perf_counter()
-    for step in tqdm(
-        range(start, config.steps),
-        initial=start,
-        total=config.steps,
-        disable=not progress,
-        desc="unet",
-    ):
-        x, captions = next(data)
+
+    def step(batch):
+        x, captions = batch
         drop = torch.rand(len(captions), generator=g) < config.cfg_dropout
         captions = ["" if d else c for c, d in zip(captions, drop.tolist(), strict=True)]
         with torch.no_grad():
@@ -161,23 +167,11 @@ def train_unet(pipe, config: TrainConfig, run_dir: Path, progress: bool = True) 
         t = torch.randint(0, sched.config.num_train_timesteps, (len(captions),), generator=g)
         noisy = sched.add_noise(latents, noise, t)
         pred = pipe.unet(noisy, t, encoder_hidden_states=encode_prompts(pipe, captions)).sample
-        loss = F.mse_loss(pred, noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
-            _save(
-                ckpt,
-                {
-                    "modules": {k: m.state_dict() for k, m in modules.items()},
-                    "optimizer": opt.state_dict(),
-                    "generator": g.get_state(),
-                    "step": step + 1,
-                },
-            )
-    pipe.unet.eval()
-    pipe.text_encoder.eval()
-    return {"seconds": time.perf_counter() - t0, "final_loss": loss.item(), **asdict(config)}
+        return F.mse_loss(pred, noise)
+
+    modules = {"unet": pipe.unet, "text_encoder": pipe.text_encoder}
+    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+    return _resumable_loop("unet", modules, params, step, config, run_dir, progress, g)
 
 
 def train_tiny_sd(
