@@ -73,6 +73,13 @@ def test_scheduler_swaps_keep_the_noise_schedule(loaded, name):
     assert type(loaded.pipe.scheduler) is sd.SCHEDULERS[name][0]
 
 
+def test_one_samplers_options_do_not_leak_into_the_next(loaded):
+    sd.set_scheduler(loaded, "dpmpp_2m")
+    assert loaded.pipe.scheduler.config["algorithm_type"] == "dpmsolver++"
+    sd.set_scheduler(loaded, "lcm")
+    assert "algorithm_type" not in loaded.pipe.scheduler.config
+
+
 def test_lora_round_trip_is_exact(loaded, tiny_dir):
     base, _ = run(loaded)
     sd.load_adapter(loaded, "lcm", tiny_dir / "lora")

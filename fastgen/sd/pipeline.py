@@ -48,6 +48,13 @@ class Loaded:
     model_id: str
     device: str
     adapters: dict[str, str] = field(default_factory=dict)  # name -> where it came from
+    #: The scheduler config the model shipped with; every swap starts from it, so options of
+    #: one sampler (e.g. DPM-Solver++'s solver_order) never leak into the next.
+    base_scheduler_config: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.base_scheduler_config:
+            self.base_scheduler_config = dict(self.pipe.scheduler.config)
 
 
 def tiny_model_dir() -> Path:
@@ -118,7 +125,7 @@ def load_pipeline(tier: str = "auto", *, sd_path: str | None = None) -> Loaded:
 def set_scheduler(loaded: Loaded, name: str) -> None:
     """Swap the sampler, keeping the pipeline's noise-schedule config."""
     cls, extra = SCHEDULERS[check_choice(name, SCHEDULERS, "scheduler")]
-    loaded.pipe.scheduler = cls.from_config(loaded.pipe.scheduler.config, **extra)
+    loaded.pipe.scheduler = cls.from_config(loaded.base_scheduler_config, **extra)
 
 
 def load_adapter(loaded: Loaded, name: str, path: str | Path) -> None:
