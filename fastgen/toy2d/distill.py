@@ -17,7 +17,7 @@ from fastgen.toy2d.consistency import ConsistencyModel
 from fastgen.toy2d.ema import EMA
 from fastgen.toy2d.nets import MLP
 from fastgen.toy2d.samplers import euler_step, heun_step
-from fastgen.toy2d.schedules import karras_sigmas
+from fastgen.toy2d.schedules import SIGMA_MAX, SIGMA_MIN, distillation_levels
 from fastgen.toy2d.teachers import TeacherConfig
 
 METHODS = ("cd", "ct")
@@ -51,8 +51,8 @@ class ConsistencyConfig:
     init_from_teacher: bool = True
     distance: str = "l2"
     huber_c: float = 0.03
-    sigma_min: float = 0.002
-    sigma_max: float = 20.0
+    sigma_min: float = SIGMA_MIN
+    sigma_max: float = SIGMA_MAX
     sigma_data: float = 1.0
     hidden: int = 128
     layers: int = 3
@@ -144,8 +144,7 @@ def train_consistency(
         else:
             n_levels = ct_levels(k, config.steps, config.ct_s0, config.ct_s1)
             mu = ct_ema(n_levels, config.ct_s0, config.ema)
-        # Ascending levels sigma_1 = sigma_min < ... < sigma_N = sigma_max.
-        levels = karras_sigmas(n_levels, config.sigma_min, config.sigma_max).flip(0).float()
+        levels = distillation_levels(n_levels, config.sigma_min, config.sigma_max)
         x0 = data.sample(config.dataset, config.batch, generator=g)
         n = torch.randint(0, n_levels - 1, (config.batch,), generator=g)
         s_hi, s_lo = levels[n + 1].unsqueeze(1), levels[n].unsqueeze(1)

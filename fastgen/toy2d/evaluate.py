@@ -13,9 +13,7 @@ from fastgen.toy2d import data
 from fastgen.toy2d.consistency import ConsistencyModel, sample_consistency
 from fastgen.toy2d.metrics import sliced_wasserstein
 from fastgen.toy2d.samplers import get_sampler, nfe
-from fastgen.toy2d.schedules import append_zero, karras_sigmas
-
-SIGMA_MIN, SIGMA_MAX = 0.002, 20.0
+from fastgen.toy2d.schedules import SIGMA_MAX, SIGMA_MIN, append_zero, karras_sigmas
 
 
 def noise(n: int, seed: int, sigma_max: float = SIGMA_MAX) -> torch.Tensor:

@@ -6,9 +6,19 @@ from dataclasses import dataclass
 
 import torch
 
-from fastgen.toy2d.evaluate import SIGMA_MAX, SIGMA_MIN, noise, teacher_sigmas
-from fastgen.toy2d.samplers import sample_ddim, sample_euler, sample_heun
-from fastgen.toy2d.schedules import append_zero, karras_sigmas
+from fastgen.toy2d.data import sample
+from fastgen.toy2d.distill import ConsistencyConfig
+from fastgen.toy2d.evaluate import noise, reference, score_student, teacher_sigmas
+from fastgen.toy2d.models import get_consistency, get_teacher
+from fastgen.toy2d.samplers import heun_step, sample_ddim, sample_euler, sample_heun
+from fastgen.toy2d.schedules import (
+    SIGMA_MAX,
+    SIGMA_MIN,
+    append_zero,
+    distillation_levels,
+    karras_sigmas,
+)
+from fastgen.toy2d.teachers import TeacherConfig
 
 #: Steps of the reference ODE solve ("the true endpoint"): Heun, 2 * 128 - 1 evaluations.
 REFERENCE_STEPS = 128
@@ -101,10 +111,7 @@ class DistillationPair:
 @torch.no_grad()
 def distillation_pair(teacher, student, level: int = 30, n_levels: int = 40, seed: int = 5):
     """Build one pair of adjacent levels from the CD discretisation and evaluate the student."""
-    from fastgen.toy2d.data import sample
-    from fastgen.toy2d.samplers import heun_step
-
-    levels = karras_sigmas(n_levels, SIGMA_MIN, SIGMA_MAX).flip(0).float()
+    levels = distillation_levels(n_levels)
     s_hi, s_lo = float(levels[level + 1]), float(levels[level])
     g = torch.Generator().manual_seed(seed)
     x0 = sample("two_moons", 1, generator=g)
@@ -119,10 +126,7 @@ def distillation_pair(teacher, student, level: int = 30, n_levels: int = 40, see
 def teacher_step_error(teacher, n_levels: int = 40, n: int = 4000, seed: int = 21) -> float:
     """Mean error of the single Heun step that consistency distillation asks of the teacher,
     against a 32-step solve between the same adjacent levels (Song et al. 2023, eq. 7)."""
-    from fastgen.toy2d.data import sample
-    from fastgen.toy2d.samplers import heun_step
-
-    levels = karras_sigmas(n_levels, SIGMA_MIN, SIGMA_MAX).flip(0).float()
+    levels = distillation_levels(n_levels)
     g = torch.Generator().manual_seed(seed)
     x0 = sample("two_moons", n, generator=g)
     k = torch.randint(0, n_levels - 1, (n,), generator=g)
@@ -149,11 +153,6 @@ class TeacherComparison:
 
 def compare_teachers(kinds: tuple[str, ...] = ("flow", "vp"), samples: int = 8000):
     """Distil the same student recipe from each teacher kind and score both (Elaborate section)."""
-    from fastgen.toy2d.distill import ConsistencyConfig
-    from fastgen.toy2d.evaluate import reference, score_student
-    from fastgen.toy2d.models import get_consistency, get_teacher
-    from fastgen.toy2d.teachers import TeacherConfig
-
     ref = reference("two_moons", samples)
     out = []
     for kind in kinds:

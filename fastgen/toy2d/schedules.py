@@ -9,9 +9,12 @@ import torch
 
 from fastgen._checks import check_positive, check_steps
 
+#: The noise range of every toy model (data normalised to unit variance): the one place to set it.
+SIGMA_MIN, SIGMA_MAX = 0.002, 20.0
+
 
 def karras_sigmas(
-    n: int, sigma_min: float = 0.002, sigma_max: float = 20.0, rho: float = 7.0
+    n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, rho: float = 7.0
 ) -> torch.Tensor:
     """n noise levels from sigma_max down to sigma_min (Karras et al. 2022, eq. 5), float64."""
     check_steps(n, "n")
@@ -23,6 +26,14 @@ def karras_sigmas(
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
     lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
     return (hi + ramp * (lo - hi)) ** rho
+
+
+def distillation_levels(
+    n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX
+) -> torch.Tensor:
+    """The N discretisation levels of consistency distillation and training, ascending
+    sigma_1 = sigma_min < ... < sigma_N = sigma_max (Song et al. 2023, sec. 4), float32."""
+    return karras_sigmas(n, sigma_min, sigma_max).flip(0).float()
 
 
 def append_zero(sigmas: torch.Tensor) -> torch.Tensor:
