@@ -31,3 +31,22 @@ def get_consistency(
         model, record = train_consistency(config, teacher, progress=progress)
         record = store.save(config, model, record)
     return model.eval().requires_grad_(False), record
+
+
+def get_adversarial(config, progress: bool = False) -> tuple[ConsistencyModel, dict]:
+    """The trained one-step adversarial student for an `AdversarialConfig` and its record."""
+    from fastgen.toy2d.adversarial import train_adversarial
+
+    model = build_student(config.base)
+    if config.mode == "gan":
+        from fastgen.toy2d.distill import ConsistencyConfig
+
+        fresh = ConsistencyConfig(method="ct", teacher=None, dataset=config.base.dataset)
+        model = build_student(fresh)
+    record = store.load(config, model)
+    if record is None:
+        base = get_consistency(config.base, progress)[0]
+        teacher = get_teacher(config.base.teacher, progress)[0]
+        model, record = train_adversarial(config, base, teacher, progress=progress)
+        record = store.save(config, model, record)
+    return model.eval().requires_grad_(False), record

@@ -20,7 +20,16 @@ from safetensors.torch import load_file, save_file
 
 from fastgen.paths import BUILD_DIR
 
-_TRAINING_MODULES = ("data", "nets", "teachers", "distill", "consistency", "ema", "schedules")
+_TRAINING_MODULES = (
+    "data",
+    "nets",
+    "teachers",
+    "distill",
+    "consistency",
+    "ema",
+    "schedules",
+    "adversarial",
+)
 
 
 def store_dir() -> Path:
