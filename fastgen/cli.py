@@ -44,23 +44,69 @@ def _cmd_bench(args) -> int:
         from fastgen.toy2d.bench import main
 
         return main(args.json, args.dataset, args.samples, args.threads)
-    raise AssertionError(args.suite)
+    from fastgen.sd.bench import main
+
+    return main(args.json, args.tier, args.seeds, args.threads, args.card)
 
 
 def _cmd_train(args) -> int:
     import torch
 
-    torch.set_num_threads(args.threads)
-    if args.what == "tiny-sd":
-        from fastgen.sd.train import train_tiny_sd
+    from fastgen.sd.pipeline import tiny_model_dir
+    from fastgen.sd.recipe import run_stage
 
-        record = train_tiny_sd(args.out, args.vae_steps, args.unet_steps)
-        print(
-            f"wrote {args.out}: vae {record['vae']['seconds']:.0f} s, "
-            f"unet {record['unet']['seconds']:.0f} s"
+    torch.set_num_threads(args.threads)
+    out = args.out or tiny_model_dir()
+    record = run_stage(args.what, out, args.work, steps=args.steps, vae_steps=args.vae_steps)
+    print(f"wrote {args.what} to {out} ({record['seconds']:.0f} s); recorded in record.json")
+    return 0
+
+
+def _parse_adapter(text: str) -> tuple[str, float]:
+    name, _, weight = text.partition("=")
+    try:
+        return name, float(weight) if weight else 1.0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lora {text!r}: write NAME or NAME=WEIGHT") from None
+
+
+def _cmd_generate(args) -> int:
+    import json
+
+    import torch
+
+    from fastgen.sd import pipeline as sd
+    from fastgen.sd.images import save_png
+
+    torch.set_num_threads(args.threads)
+    if args.out.suffix.lower() != ".png":
+        raise SystemExit(f"--out must name a .png file, got {args.out}")
+    loaded = sd.load_pipeline(args.tier, variant=args.variant)
+    adapters = dict(args.lora)
+    for name in adapters:
+        sd.load_adapter(loaded, name)
+    guidance = args.guidance if args.guidance is not None else (1.0 if "lcm" in adapters else 7.5)
+    try:
+        images, record = sd.generate(
+            loaded,
+            args.prompt,
+            scheduler=args.scheduler,
+            steps=args.steps,
+            guidance=guidance,
+            adapters=adapters,
+            seed=args.seed,
+            repeats=args.repeats,
         )
-        return 0
-    raise AssertionError(args.what)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    save_png(images[0], args.out, scale=args.scale)
+    print(json.dumps({**record, "out": str(args.out)}, indent=2))
+    return 0
+
+
+#: kept in sync with fastgen.sd (a test checks); listed here so --help needs no torch import
+STAGES = ("tiny-sd", "judge", "lcm-lora", "style-lora", "paper")
+SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_check_site)
 
     p = sub.add_parser("bench", help="print a benchmark table (quality, NFE, time)")
-    p.add_argument("suite", choices=["toy2d"])
+    p.add_argument("suite", choices=["toy2d", "sd"])
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
     p.add_argument("--dataset", default="two_moons", choices=["two_moons", "eight_gaussians"])
     p.add_argument("--samples", type=int, default=20000)
@@ -92,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (resumable: rerun to continue)")
     p.add_argument("what", choices=["tiny-sd"])
     p.add_argument("--out", type=Path, default=Path("_build/tiny-sd"))
-    p.add_argument("--vae-steps", type=int, default=2000)
-    p.add_argument("--unet-steps", type=int, default=5000)
+    p.add_argument("--vae-steps", type=int, default=1500)
+    p.add_argument("--unet-steps", type=int, default=4500)
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_cmd_train)
     return parser

@@ -30,9 +30,9 @@ def loaded(tiny_dir, monkeypatch):
     return sd.load_pipeline("tiny")
 
 
-def run(loaded, **kw):
+def run(loaded, prompt=PROMPT, **kw):
     kw = {"scheduler": "lcm", "steps": 2, "guidance": 1.0, "repeats": 1, **kw}
-    return sd.generate(loaded, PROMPT, **kw)
+    return sd.generate(loaded, prompt, **kw)
 
 
 def test_auto_is_tiny_without_cuda_and_can_be_forced(monkeypatch):
@@ -95,6 +95,37 @@ def test_lora_round_trip_is_exact(loaded, tiny_dir):
     sd.unload_adapters(loaded)
     after, _ = run(loaded)
     assert torch.equal(after, base)
+
+
+def test_fusing_keeps_the_output_and_unfusing_restores_the_base(loaded, tiny_dir):
+    base, _ = run(loaded)
+    sd.load_adapter(loaded, "lcm", tiny_dir / "lora")
+    active, _ = run(loaded, adapters={"lcm": 1.0})
+    sd.fuse_adapters(loaded, {"lcm": 1.0})
+    fused, record = run(loaded, adapters=None)
+    assert record["fused"] and record["adapters"] == {"lcm": 1.0}
+    torch.testing.assert_close(fused, active, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="already fused"):
+        sd.fuse_adapters(loaded, {"lcm": 1.0})
+    with pytest.raises(ValueError, match="fused into the weights"):
+        run(loaded, adapters={"lcm": 0.5})
+    sd.unload_adapters(loaded)
+    after, _ = run(loaded)
+    torch.testing.assert_close(after, base, atol=1e-4, rtol=0)
+
+
+def test_missing_adapters_and_variants_say_how_to_train_them(loaded, tiny_dir):
+    with pytest.raises(FileNotFoundError, match="python -m fastgen train style-lora"):
+        sd.load_adapter(loaded, "style")
+    with pytest.raises(FileNotFoundError, match="python -m fastgen train paper"):
+        sd.load_pipeline("tiny", variant="paper")
+    with pytest.raises(ValueError, match="unknown variant 'anime'"):
+        sd.load_pipeline("tiny", variant="anime")
+
+
+def test_prompts_outside_the_tiny_vocabulary_are_refused(loaded):
+    with pytest.raises(ValueError, match="not one this data set can draw"):
+        run(loaded, prompt="a red star on the left")
 
 
 @pytest.mark.parametrize(

@@ -121,6 +121,43 @@ def test_judge_scores_count_attribute_matches():
         "shape": torch.tensor([0, 1]),
         "position": torch.tensor([0, 3]),
         "style": torch.tensor([0, 0]),
+        "background": torch.tensor([0, 1]),
     }
-    s = score(Oracle(answers), torch.zeros(2, 3, 32, 32), prompts, "filled")
-    assert s.accuracy["colour"] == 1.0 and s.accuracy["position"] == 0.5 and s.all_correct == 0.5
+    s = score(Oracle(answers), torch.zeros(2, 3, 32, 32), prompts, "filled", "black")
+    assert s.accuracy["colour"] == 1.0 and s.accuracy["position"] == 0.5
+    assert s.accuracy["background"] == 0.5 and s.all_correct == 0.5
+
+
+def test_the_cli_lists_every_stage_and_scheduler():
+    from fastgen import cli
+    from fastgen.sd.pipeline import SCHEDULERS
+    from fastgen.sd.recipe import STAGES
+
+    assert tuple(STAGES) == cli.STAGES and tuple(SCHEDULERS) == cli.SCHEDULER_NAMES
+
+
+def test_style_lora_and_fine_tune_train_and_save(tmp_path):
+    from safetensors.torch import load_file
+
+    from fastgen.sd.train import finetune_unet, train_style_lora
+
+    pipe = build_pipeline()
+    before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
+    cfg = TrainConfig(steps=2, batch=2, styles=("outlined",))
+    record = train_style_lora(pipe, cfg, 4, tmp_path / "work", tmp_path / "style", False)
+    saved = load_file(str(tmp_path / "style" / "pytorch_lora_weights.safetensors"))
+    assert record["lora_parameters"] == sum(v.numel() for v in saved.values()) > 0
+    assert not list(tmp_path.glob("*.tmp"))
+    # the adapter is gone (peft keeps its wrapper, hence "base_layer"), base weights untouched
+    for k, v in pipe.unet.state_dict().items():
+        torch.testing.assert_close(v, before[k.replace(".base_layer", "")])
+    finetune_unet(
+        pipe, TrainConfig(steps=1, batch=2, backgrounds=("paper",)), tmp_path, "ft", False
+    )
+    after = {k.replace(".base_layer", ""): v for k, v in pipe.unet.state_dict().items()}
+    assert any(not torch.equal(v, before[k]) for k, v in after.items())
+
+
+def test_train_configs_refuse_unknown_styles():
+    with pytest.raises(ValueError, match="unknown style 'striped'"):
+        TrainConfig(styles=("striped",))

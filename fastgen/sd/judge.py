@@ -1,12 +1,15 @@
 """A CPU quality measure for the tiny model: a small classifier trained on the procedural data
-scores generated images for colour, shape, position and style against the prompt, and a
+scores generated images for colour, shape, position, style and background against the prompt
+and the look asked for, and a
 Fréchet distance on its features (Heusel et al. 2017's FID recipe, with this network in place of
 Inception) compares image sets, with the distance between two real sets as its noise floor."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +22,7 @@ HEADS = {
     "shape": list(shapes.SHAPES),
     "position": list(shapes.POSITIONS),
     "style": list(shapes.STYLES),
+    "background": list(shapes.BACKGROUNDS),
 }
 
 
@@ -57,6 +61,7 @@ def _labelled_batch(n: int, generator: torch.Generator):
         "shape": torch.tensor([HEADS["shape"].index(i.shape) for i in items]),
         "position": torch.tensor([HEADS["position"].index(i.position) for i in items]),
         "style": torch.full((n,), HEADS["style"].index(style)),
+        "background": torch.full((n,), HEADS["background"].index(bg)),
     }
     return images, labels
 
@@ -78,7 +83,8 @@ def train_judge(steps: int = 800, batch: int = 64, seed: int = 0) -> tuple[Judge
         opt.step()
     judge.eval()
     acc = held_out_accuracy(judge)
-    return judge, {"seconds": time.perf_counter() - start, "held_out_accuracy": acc}
+    record = {"seconds": time.perf_counter() - start, "steps": steps, "batch": batch, "seed": seed}
+    return judge, {**record, "held_out_accuracy": acc}
 
 
 @torch.no_grad()
@@ -97,9 +103,38 @@ class Scores:
     all_correct: float
 
 
+def save_judge(judge: Judge, path: Path) -> None:
+    """Safetensors, written atomically."""
+    from safetensors.torch import save_file
+
+    tmp = path.with_suffix(".tmp")
+    save_file(judge.state_dict(), str(tmp))
+    os.replace(tmp, path)
+
+
+def load_judge(path: Path) -> Judge:
+    """The judge saved by `save_judge` (safetensors only), in eval mode."""
+    from safetensors.torch import load_file
+
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"no judge at {path}; train it with `python -m fastgen train judge`"
+        )
+    judge = Judge()
+    judge.load_state_dict(load_file(str(path)))
+    return judge.eval()
+
+
 @torch.no_grad()
-def score(judge: Judge, images: torch.Tensor, prompts: list[str], style: str) -> Scores:
-    """Fraction of images whose predicted colour, shape, position and style match."""
+def score(
+    judge: Judge,
+    images: torch.Tensor,
+    prompts: list[str],
+    style: str = "filled",
+    background: str = "black",
+) -> Scores:
+    """Fraction of images whose predicted colour, shape, position, style and background match;
+    `all_correct` needs all five."""
     items = [shapes.parse_caption(p) for p in prompts]
     logits = judge(images)
     want = {
@@ -107,13 +142,11 @@ def score(judge: Judge, images: torch.Tensor, prompts: list[str], style: str) ->
         "shape": torch.tensor([HEADS["shape"].index(i.shape) for i in items]),
         "position": torch.tensor([HEADS["position"].index(i.position) for i in items]),
         "style": torch.full((len(items),), HEADS["style"].index(style)),
+        "background": torch.full((len(items),), HEADS["background"].index(background)),
     }
     hits = {k: logits[k].argmax(1) == want[k] for k in HEADS}
-    prompt_ok = hits["colour"] & hits["shape"] & hits["position"]
-    return Scores(
-        {k: float(v.float().mean()) for k, v in hits.items()},
-        float((prompt_ok & hits["style"]).float().mean()),
-    )
+    ok = torch.stack(list(hits.values())).all(0)
+    return Scores({k: float(v.float().mean()) for k, v in hits.items()}, float(ok.float().mean()))
 
 
 @torch.no_grad()

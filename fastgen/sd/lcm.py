@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from fastgen._checks import check_choice, check_steps
-from fastgen.sd.train import TrainConfig, batches, encode_prompts
+from fastgen.sd.train import TrainConfig, batches, encode_prompts, save_lora
 
 #: Modules that get LoRA matrices (attention, feed-forward, resnet convolutions, projections).
 LORA_TARGETS = [
@@ -71,7 +71,6 @@ def _x0(eps: torch.Tensor, t: torch.Tensor, x: torch.Tensor, alphas: torch.Tenso
 def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = True) -> dict:
     """Distil the pipeline's UNet into LoRA weights for few-step LCM sampling; saves them with
     `save_lora_weights` (peft key format, unconverted) to `out_dir`."""
-    from diffusers import StableDiffusionPipeline
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
     from tqdm.auto import tqdm
@@ -143,10 +142,7 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
     unet.eval()
     seconds = time.perf_counter() - start
     lora_state = get_peft_model_state_dict(unet)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    StableDiffusionPipeline.save_lora_weights(
-        out_dir, unet_lora_layers=lora_state, safe_serialization=True
-    )
+    save_lora(out_dir, lora_state)
     unet.delete_adapters("default")
     n_params = sum(v.numel() for v in lora_state.values())
     return {

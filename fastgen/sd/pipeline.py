@@ -26,8 +26,13 @@ from fastgen._checks import check_choice, check_steps
 TIERS = ("tiny", "gpu", "auto")
 TIER_ENV = "FASTGEN_SD_TIER"
 TINY_ENV = "FASTGEN_TINY_SD"
+STYLE_ENV = "FASTGEN_STYLE_LORA"
 SD15_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 LCM_LORA_SD15_ID = "latent-consistency/lcm-lora-sdv1-5"
+#: adapter name -> its folder in the tiny model
+TINY_ADAPTERS = {"lcm": "lcm-lora", "style": "style-lora"}
+#: variant -> the UNet folder that replaces the base one (the tiny tier's fine-tunes)
+TINY_VARIANTS = {"base": None, "paper": "paper-unet"}
 
 #: Scheduler name -> (class, extra config). Each swap keeps the pipeline's original config.
 SCHEDULERS = {
@@ -47,7 +52,9 @@ class Loaded:
     tier: str
     model_id: str
     device: str
+    variant: str = "base"
     adapters: dict[str, str] = field(default_factory=dict)  # name -> where it came from
+    fused: dict[str, float] = field(default_factory=dict)  # adapters merged into the weights
     #: The scheduler config the model shipped with; every swap starts from it, so options of
     #: one sampler (e.g. DPM-Solver++'s solver_order) never leak into the next.
     base_scheduler_config: dict = field(default_factory=dict)
@@ -82,10 +89,19 @@ def resolve_tier(tier: str = "auto", sd_path: str | None = None) -> str:
     return "gpu" if torch.cuda.is_available() and _gpu_weights_present(sd_path) else "tiny"
 
 
-def load_pipeline(tier: str = "auto", *, sd_path: str | None = None) -> Loaded:
+def load_pipeline(
+    tier: str = "auto", *, variant: str = "base", sd_path: str | None = None
+) -> Loaded:
     """Load the tiny model (CPU) or SD v1.5 in fp16 (GPU) from local files only; never
-    downloads. Asking for `gpu` without the weights says how to get them."""
+    downloads. Asking for `gpu` without the weights says how to get them. `variant="paper"`
+    loads the tiny model's fine-tune (on the GPU tier, pass a fine-tune's folder as sd_path)."""
     tier = resolve_tier(tier, sd_path)
+    check_choice(variant, TINY_VARIANTS, "variant")
+    if tier == "gpu" and variant != "base":
+        raise ValueError(
+            "variants are the tiny model's fine-tunes; on the gpu tier pass a fine-tuned SD "
+            "v1.5 folder as sd_path instead"
+        )
     if tier == "tiny":
         path = tiny_model_dir() / "pipeline"
         if not (path / "model_index.json").exists():
@@ -101,7 +117,19 @@ def load_pipeline(tier: str = "auto", *, sd_path: str | None = None) -> Loaded:
             requires_safety_checker=False,
         )
         pipe.set_progress_bar_config(disable=True)
-        return Loaded(pipe, "tiny", str(path), "cpu")
+        model_id = "fastgen tiny-sd"
+        if TINY_VARIANTS[variant] is not None:
+            from diffusers import UNet2DConditionModel
+
+            unet_path = tiny_model_dir() / TINY_VARIANTS[variant]
+            if not (unet_path / "config.json").exists():
+                raise FileNotFoundError(
+                    f"no {variant!r} variant at {unet_path}; train it with "
+                    f"`python -m fastgen train {variant} --out {tiny_model_dir()}`"
+                )
+            pipe.unet = UNet2DConditionModel.from_pretrained(unet_path, use_safetensors=True)
+            model_id += f" ({variant} fine-tune)"
+        return Loaded(pipe, "tiny", model_id, "cpu", variant)
     if not torch.cuda.is_available():
         raise RuntimeError("tier 'gpu' needs a CUDA device; use tier='tiny' on this machine")
     if not _gpu_weights_present(sd_path):
@@ -128,9 +156,34 @@ def set_scheduler(loaded: Loaded, name: str) -> None:
     loaded.pipe.scheduler = cls.from_config(loaded.base_scheduler_config, **extra)
 
 
-def load_adapter(loaded: Loaded, name: str, path: str | Path) -> None:
-    """Load a LoRA (safetensors only) under `name`; it starts active at weight 1."""
-    loaded.pipe.load_lora_weights(str(path), adapter_name=name, use_safetensors=True)
+def adapter_source(loaded: Loaded, name: str) -> str:
+    """Where adapter `name` comes from by default: the tiny model's own folders, or on the GPU
+    tier the published LCM-LoRA (local cache) and a style LoRA named by $FASTGEN_STYLE_LORA."""
+    check_choice(name, TINY_ADAPTERS, "adapter")
+    if loaded.tier == "tiny":
+        path = tiny_model_dir() / TINY_ADAPTERS[name]
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no {name!r} adapter at {path}; train it with "
+                f"`python -m fastgen train {TINY_ADAPTERS[name]} --out {tiny_model_dir()}`"
+            )
+        return str(path)
+    if name == "lcm":
+        return LCM_LORA_SD15_ID
+    if STYLE_ENV not in os.environ:
+        raise FileNotFoundError(
+            f"no style LoRA for SD v1.5: set ${STYLE_ENV} to a local LoRA folder or file"
+        )
+    return os.environ[STYLE_ENV]
+
+
+def load_adapter(loaded: Loaded, name: str, path: str | Path | None = None) -> None:
+    """Load a LoRA (safetensors only) under `name` (from `adapter_source` when no path is
+    given); it starts active at weight 1."""
+    path = adapter_source(loaded, name) if path is None else path
+    loaded.pipe.load_lora_weights(
+        str(path), adapter_name=name, use_safetensors=True, local_files_only=True
+    )
     loaded.adapters[name] = str(path)
 
 
@@ -144,8 +197,28 @@ def set_adapters(loaded: Loaded, weights: dict[str, float]) -> None:
         loaded.pipe.disable_lora()
 
 
+def fuse_adapters(loaded: Loaded, weights: dict[str, float]) -> None:
+    """Merge these adapters into the UNet's weights (W0 + scale * BA, Hu et al. 2022, sec. 4.1),
+    so a step costs what the base model's does; `unfuse_adapters` takes them out again."""
+    if loaded.fused:
+        raise ValueError(f"adapters {loaded.fused} are already fused; call unfuse_adapters first")
+    if not weights:
+        raise ValueError("fuse_adapters needs at least one adapter, e.g. {'lcm': 1.0}")
+    set_adapters(loaded, weights)
+    loaded.pipe.fuse_lora(adapter_names=list(weights))
+    loaded.fused = dict(weights)
+
+
+def unfuse_adapters(loaded: Loaded) -> None:
+    """Subtract the fused adapters again (exact up to float rounding)."""
+    loaded.pipe.unfuse_lora()
+    loaded.fused = {}
+
+
 def unload_adapters(loaded: Loaded) -> None:
     """Remove every LoRA: the base weights are exactly as loaded."""
+    if loaded.fused:
+        unfuse_adapters(loaded)
     loaded.pipe.unload_lora_weights()
     loaded.adapters.clear()
 
@@ -163,6 +236,10 @@ def _check_prompt(loaded: Loaded, prompt: str) -> None:
             f"prompt is {n} tokens, the tokenizer allows {tok.model_max_length} "
             f"(special tokens included); shorten it"
         )
+    if loaded.tier == "tiny":  # it has only ever seen the data set's 48 captions
+        from fastgen.sd.shapes import parse_caption
+
+        parse_caption(prompt)
 
 
 def generate(
@@ -175,9 +252,11 @@ def generate(
     adapters: dict[str, float] | None = None,
     seed: int = 0,
     repeats: int = 3,
+    warmup: bool = True,
 ):
     """Images (a [n, 3, H, W] tensor in [0, 1]) and a record of the run: median wall time of
-    `repeats` runs after a warm-up (CUDA synchronised), steps, NFE, scheduler, guidance, seed,
+    `repeats` runs after a warm-up (CUDA synchronised; `warmup=False` skips it for runs long
+    enough that start-up costs vanish in them), steps, NFE, scheduler, guidance, seed,
     tier, model, adapters, device and library versions."""
     import diffusers
     import peft
@@ -191,7 +270,15 @@ def generate(
     for p in prompts:
         _check_prompt(loaded, p)
     set_scheduler(loaded, scheduler)
-    set_adapters(loaded, adapters or {})
+    if loaded.fused:
+        if adapters is not None and adapters != loaded.fused:
+            raise ValueError(
+                f"adapters {loaded.fused} are fused into the weights; pass adapters=None or "
+                f"the same weights, or call unfuse_adapters first"
+            )
+        adapters = loaded.fused
+    else:
+        set_adapters(loaded, adapters or {})
 
     def run():
         g = torch.Generator(device=loaded.device).manual_seed(seed)
@@ -207,7 +294,8 @@ def generate(
         if loaded.device == "cuda":
             torch.cuda.synchronize()
 
-    images = run()  # warm-up
+    if warmup:
+        run()
     times = []
     for _ in range(repeats):
         sync()
@@ -223,9 +311,12 @@ def generate(
         "guidance": guidance,
         "adapters": dict(adapters or {}),
         "seed": seed,
+        "warmup": warmup,
         "tier": loaded.tier,
         "model": loaded.model_id,
+        "variant": loaded.variant,
         "adapter_sources": {k: loaded.adapters[k] for k in adapters or {}},
+        "fused": bool(loaded.fused),
         "device": torch.cuda.get_device_name(0)
         if loaded.device == "cuda"
         else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)",
@@ -243,6 +334,9 @@ def generate(
 __all__ = [
     "Loaded",
     "SCHEDULERS",
+    "adapter_source",
+    "fuse_adapters",
+    "unfuse_adapters",
     "TIERS",
     "generate",
     "load_adapter",

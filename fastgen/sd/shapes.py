@@ -7,6 +7,7 @@ data set is reproducible and needs no download. Styles: `filled` (the base model
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,8 @@ POSITIONS = {  # phrase, centre (x, y) in [0, 1] image coordinates (y down)
 STYLES = ("filled", "outlined")
 BACKGROUNDS = {"black": (0.0, 0.0, 0.0), "paper": (0.93, 0.90, 0.82)}
 SIZE = 32
+POSITION_JITTER = 0.10  # the centre moves up to +-0.05 of the image width
+RADIUS = (0.15, 0.21)  # range of a shape's radius, in image widths
 _SUPERSAMPLE = 4
 
 
@@ -81,7 +84,8 @@ def render(
     style: str = "filled",
     background: str = "black",
 ) -> torch.Tensor:
-    """Images [n, 3, 32, 32] in [0, 1] for `items`, with seeded jitter in place, size and hue."""
+    """Images [n, 3, 32, 32] in [0, 1] for `items`, with seeded jitter in place, size, angle and
+    hue: enough variation that a blurred average of a prompt's images no longer shows its shape."""
     check_choice(style, STYLES, "style")
     check_choice(background, BACKGROUNDS, "background")
     n = len(items)
@@ -90,12 +94,16 @@ def render(
     coords = (torch.arange(s, dtype=torch.float32) + 0.5) / s
     yy, xx = torch.meshgrid(coords, coords, indexing="ij")
     centre = torch.tensor([POSITIONS[i.position][1] for i in items])
-    centre = centre + (torch.rand(n, 2, generator=generator) - 0.5) * 0.08
-    radius = 0.15 + torch.rand(n, generator=generator) * 0.04
+    centre = centre + (torch.rand(n, 2, generator=generator) - 0.5) * POSITION_JITTER
+    radius = RADIUS[0] + torch.rand(n, generator=generator) * (RADIUS[1] - RADIUS[0])
+    angle = (torch.rand(n, generator=generator) * 2 * math.pi)[:, None, None]
     colour = torch.tensor([COLOURS[i.colour] for i in items])
-    colour = (colour + (torch.rand(n, 3, generator=generator) - 0.5) * 0.08).clamp(0, 1)
-    dx = xx[None] - centre[:, 0, None, None]
-    dy = yy[None] - centre[:, 1, None, None]
+    colour = (colour + (torch.rand(n, 3, generator=generator) - 0.5) * 0.12).clamp(0, 1)
+    ox = xx[None] - centre[:, 0, None, None]
+    oy = yy[None] - centre[:, 1, None, None]
+    # rotate the frame by a random angle (a circle does not notice)
+    dx = torch.cos(angle) * ox + torch.sin(angle) * oy
+    dy = -torch.sin(angle) * ox + torch.cos(angle) * oy
     r = radius[:, None, None]
     inside = torch.zeros(n, s, s, dtype=torch.bool)
     for shape in SHAPES:

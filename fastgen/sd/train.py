@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from fastgen._checks import check_steps
+from fastgen._checks import check_choice, check_steps
 from fastgen.sd import shapes
 
 
@@ -26,8 +26,8 @@ class TrainConfig:
     steps: int = 3000
     batch: int = 64
     lr: float = 1e-3
-    style: str = "filled"
-    background: str = "black"
+    styles: tuple[str, ...] = ("filled",)  # each batch draws one style and one background
+    backgrounds: tuple[str, ...] = ("black",)
     cfg_dropout: float = 0.1
     save_every: int = 500
     seed: int = 0
@@ -35,15 +35,25 @@ class TrainConfig:
     def __post_init__(self):
         check_steps(self.steps, "steps")
         check_steps(self.batch, "batch")
+        for style in self.styles:
+            check_choice(style, shapes.STYLES, "style")
+        for background in self.backgrounds:
+            check_choice(background, shapes.BACKGROUNDS, "background")
+
+
+def _pick(options: tuple[str, ...], generator: torch.Generator) -> str:
+    if len(options) == 1:  # draw nothing: single-option streams stay as they were
+        return options[0]
+    return options[int(torch.randint(0, len(options), (1,), generator=generator))]
 
 
 def batches(config: TrainConfig, generator: torch.Generator):
     """Endless (images in [-1, 1], captions) from the seeded procedural data set."""
     while True:
         items = shapes.sample_items(config.batch, generator=generator)
-        images = shapes.render(
-            items, generator=generator, style=config.style, background=config.background
-        )
+        style = _pick(config.styles, generator)
+        background = _pick(config.backgrounds, generator)
+        images = shapes.render(items, generator=generator, style=style, background=background)
         yield images * 2 - 1, [i.caption for i in items]
 
 
@@ -149,11 +159,10 @@ def encode_prompts(pipe, captions: list[str]) -> torch.Tensor:
     return pipe.text_encoder(ids)[0]
 
 
-def train_unet(pipe, config: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
-    """Epsilon prediction on latents (Ho et al. 2020, eq. 14; Rombach et al. 2022, eq. 3), with
-    the text encoder trained jointly and `cfg_dropout` of captions emptied for classifier-free
+def _denoising_step(pipe, config: TrainConfig, g: torch.Generator):
+    """The epsilon-prediction loss on one batch (Ho et al. 2020, eq. 14, on latents as in
+    Rombach et al. 2022, eq. 3), with `cfg_dropout` of captions emptied for classifier-free
     guidance (Ho & Salimans 2022)."""
-    g = torch.Generator().manual_seed(config.seed + 1)
     sched = pipe.scheduler
     scale = pipe.vae.config.scaling_factor
 
@@ -169,39 +178,98 @@ def train_unet(pipe, config: TrainConfig, run_dir: Path, progress: bool = True) 
         pred = pipe.unet(noisy, t, encoder_hidden_states=encode_prompts(pipe, captions)).sample
         return F.mse_loss(pred, noise)
 
+    return step
+
+
+def train_unet(pipe, config: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
+    """The base model: UNet and text encoder trained jointly on the denoising loss."""
+    g = torch.Generator().manual_seed(config.seed + 1)
     modules = {"unet": pipe.unet, "text_encoder": pipe.text_encoder}
     params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+    step = _denoising_step(pipe, config, g)
     return _resumable_loop("unet", modules, params, step, config, run_dir, progress, g)
 
 
+def finetune_unet(
+    pipe, config: TrainConfig, run_dir: Path, name: str, progress: bool = True
+) -> dict:
+    """A full fine-tune of the UNet alone (text encoder and autoencoder frozen) on a new slice of
+    the data, as community fine-tunes of SD v1.5 are made."""
+    g = torch.Generator().manual_seed(config.seed + 2)
+    pipe.text_encoder.requires_grad_(False)
+    pipe.unet.requires_grad_(True)
+    step = _denoising_step(pipe, config, g)
+    params = list(pipe.unet.parameters())
+    return _resumable_loop(name, {"unet": pipe.unet}, params, step, config, run_dir, progress, g)
+
+
+def train_style_lora(
+    pipe, config: TrainConfig, rank: int, run_dir: Path, out_dir: Path, progress: bool = True
+) -> dict:
+    """A style LoRA (Hu et al. 2022, eq. 3: W = W0 + BA) trained on the denoising loss with the
+    base weights frozen; saved with `save_lora_weights` (peft keys, unconverted)."""
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from fastgen.sd.lcm import LORA_TARGETS
+
+    g = torch.Generator().manual_seed(config.seed + 3)
+    pipe.unet.requires_grad_(False)
+    pipe.text_encoder.requires_grad_(False)
+    pipe.unet.add_adapter(
+        LoraConfig(r=rank, lora_alpha=rank, target_modules=LORA_TARGETS, init_lora_weights=True)
+    )
+    params = [p for p in pipe.unet.parameters() if p.requires_grad]
+    step = _denoising_step(pipe, config, g)
+    record = _resumable_loop(
+        "style-lora", {"unet": pipe.unet}, params, step, config, run_dir, progress, g
+    )
+    state = get_peft_model_state_dict(pipe.unet)
+    save_lora(out_dir, state)
+    pipe.unet.delete_adapters("default")
+    return {**record, "rank": rank, "lora_parameters": sum(v.numel() for v in state.values())}
+
+
+def save_lora(out_dir: Path, state: dict) -> None:
+    """Write LoRA weights in the peft key format that `load_lora_weights` reads back whole.
+
+    (diffusers' `convert_state_dict_to_diffusers` rewrites attention keys to an older form that
+    `load_lora_weights` then drops with only a warning.) Written to a temporary folder and moved
+    into place, so an interrupted save leaves no half-written adapter."""
+    import shutil
+
+    from diffusers import StableDiffusionPipeline
+
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=state, safe_serialization=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
+
+
 def train_tiny_sd(
-    out_dir: Path, vae_steps: int = 2000, unet_steps: int = 5000, progress: bool = True
+    out_dir: Path, vae_steps: int = 1500, unet_steps: int = 4500, progress: bool = True
 ) -> dict:
     """The whole base-model chain: autoencoder, latent scale, UNet + text encoder; saves the
-    pipeline (safetensors) and a record of what produced it to `out_dir`."""
-    import json
-    import platform
-
+    pipeline (safetensors) to `out_dir/pipeline` and returns a record of what produced it."""
     from fastgen.sd.tiny import TinySDConfig, build_pipeline
 
     config = TinySDConfig()
     pipe = build_pipeline(config)
     run_dir = out_dir / "checkpoints"
-    vae_record = train_vae(pipe.vae, TrainConfig(steps=vae_steps, lr=1e-3), run_dir, progress)
+    # the autoencoder sees every style and background, as SD's VAE sees all of its data, so the
+    # style LoRA and the fine-tuned variant share it
+    vae_config = TrainConfig(
+        steps=vae_steps, lr=1e-3, styles=shapes.STYLES, backgrounds=tuple(shapes.BACKGROUNDS)
+    )
+    vae_record = train_vae(pipe.vae, vae_config, run_dir, progress)
     scale = latent_scale(pipe.vae, torch.Generator().manual_seed(123))
     pipe.vae.register_to_config(scaling_factor=scale)
     unet_record = train_unet(pipe, TrainConfig(steps=unet_steps, lr=5e-4), run_dir, progress)
     pipe.save_pretrained(out_dir / "pipeline", safe_serialization=True)
-    record = {
+    return {
         "model": asdict(config),
         "vae": vae_record,
         "unet": unet_record,
         "latent_scaling_factor": scale,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "command": f"python -m fastgen train tiny-sd --out {out_dir} --vae-steps {vae_steps} "
-        f"--unet-steps {unet_steps}",
     }
-    (out_dir / "record.json").write_text(json.dumps(record, indent=2))
-    return record

@@ -1,0 +1,95 @@
+"""The tiny model's card: what produced the shipped weights (record.json, written by the
+training commands) and what they measure (card.json, written by `bench sd --card`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fastgen.sd.bench import HEADER, format_row
+from fastgen.sd.recipe import STAGES, read_record
+
+
+def render_card(model_dir: Path) -> str:
+    """MODEL_CARD.md's text from the folder's record.json and card.json."""
+    record = read_record(model_dir)
+    card = json.loads((model_dir / "card.json").read_text())
+    missing = [s for s in STAGES if s not in record]
+    if missing:
+        raise ValueError(f"record.json lacks stages {missing}; train them first")
+    base = record["tiny-sd"]
+    lines = [
+        "# tiny-sd: model card",
+        "",
+        "A small text-to-image latent diffusion model built from the real diffusers and",
+        "transformers classes (`AutoencoderKL`, `UNet2DConditionModel`, `CLIPTextModel`,",
+        "`CLIPTokenizer`) and run as a `StableDiffusionPipeline`. It exists so that every Stable",
+        "Diffusion cell of the fastgen book runs the true code path on a CPU.",
+        "",
+        "## Data",
+        "",
+        "Procedural 32x32 RGB images drawn by `fastgen.sd.shapes` from a seed: a circle, square",
+        'or triangle in one of four colours and four positions (48 captions such as "a red',
+        'triangle on the left"), with random jitter in position, size, angle and hue. Styles:',
+        "`filled` (base model) and `outlined` (style LoRA); backgrounds: `black` (base) and",
+        "`paper` (the fine-tuned variant). Nothing is downloaded.",
+        "",
+        "## Training (in order; each command resumes from its checkpoints)",
+        "",
+        "| stage | writes | steps | wall time | command |",
+        "|---|---|---|---|---|",
+    ]
+    for stage, (path, _) in STAGES.items():
+        r = record[stage]
+        steps = r.get("steps")
+        if stage == "tiny-sd":
+            steps = f"VAE {base['vae']['steps']}, UNet {base['unet']['steps']}"
+            seconds = base["vae"]["seconds"] + base["unet"]["seconds"]
+        else:
+            seconds = r["seconds"]
+        lines.append(f"| {stage} | `{path}` | {steps} | {seconds:.0f} s | `{r['command']}` |")
+    total = sum(
+        base["vae"]["seconds"] + base["unet"]["seconds"] if s == "tiny-sd" else record[s]["seconds"]
+        for s in STAGES
+    )
+    v = base["versions"]
+    lines += [
+        "",
+        f"Total: {total / 60:.1f} minutes on {base['machine']} with {base['threads']} torch "
+        f"threads; torch {v['torch']}, diffusers {v['diffusers']}, transformers "
+        f"{v['transformers']}, peft {v['peft']}; trained {base['date']}.",
+        f"Latent scaling factor (1 / std of the latents): {base['latent_scaling_factor']:.4f}.",
+        f"LCM-LoRA: rank {record['lcm-lora']['rank']}, "
+        f"{record['lcm-lora']['lora_parameters']:,} parameters. Style LoRA: rank "
+        f"{record['style-lora']['rank']}, {record['style-lora']['lora_parameters']:,} parameters.",
+        "Judge held-out accuracy: "
+        + ", ".join(f"{k} {100 * a:.1f}%" for k, a in record["judge"]["held_out_accuracy"].items())
+        + ".",
+        "",
+        "## Measured (`python -m fastgen bench sd --card`)",
+        "",
+        f"{card['seeds']} seeds x 48 prompts per row; {card['device']}, {card['threads']} threads."
+        " Accuracies in %; distance: Fréchet distance on the judge's features to real images of",
+        "the same prompts (floor: between two real sets).",
+        "",
+        "```",
+        HEADER,
+        *[format_row(row) for row in card["rows"]],
+        "```",
+        "",
+        "`tests/test_sd_weights.py` re-measures the base and LCM-LoRA rows and checks them",
+        "against this card, and checks the card against the targets of the issue that asked",
+        "for the model.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(model_dir: Path) -> Path:
+    """Write MODEL_CARD.md atomically; returns its path."""
+    path = Path(model_dir) / "MODEL_CARD.md"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(render_card(model_dir))
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,190 @@
+"""Scoring generated images: the tiny tier's judge (attribute accuracy and a Fréchet distance
+with its noise floor), or on the GPU tier a CLIP score when CLIP weights are in the local cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from fastgen.sd import judge as judge_mod
+from fastgen.sd import pipeline as sd
+from fastgen.sd import shapes
+
+CLIP_ID = "openai/clip-vit-base-patch32"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way to sample: scheduler, steps, guidance and active adapters (name -> weight)."""
+
+    scheduler: str
+    steps: int
+    guidance: float
+    adapters: dict[str, float] = field(default_factory=dict)
+    label: str = ""
+
+    def __hash__(self):
+        return hash((self.scheduler, self.steps, self.guidance, tuple(self.adapters.items())))
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        with_ = " + ".join(self.adapters) or "no adapter"
+        return f"{self.scheduler} {self.steps} steps, {with_}"
+
+
+@dataclass
+class Result:
+    """What a setting produced and how it scored."""
+
+    setting: Setting
+    images: torch.Tensor
+    prompts: list[str]
+    record: dict
+    accuracy: dict[str, float]
+    all_correct: float | None
+    distance: float | None
+    distance_floor: float | None
+    clip_score: float | None = None
+
+    @property
+    def quality(self) -> float:
+        """The tier's headline score: % of images with every attribute right (tiny tier), or
+        the CLIP score (GPU tier)."""
+        return 100 * self.all_correct if self.all_correct is not None else self.clip_score
+
+    @property
+    def quality_label(self) -> str:
+        return "all attributes correct (%)" if self.all_correct is not None else "CLIP score"
+
+    @property
+    def ms(self) -> float:
+        return self.record["ms_per_image"]
+
+    def caption(self) -> str:
+        """What produced this result, for a figure caption."""
+        r = self.record
+        return f"{r['tier']} tier: {r['model']} on {r['device']}"
+
+    def row(self) -> dict:
+        s = self.setting
+        return {
+            "label": s.name,
+            "variant": self.record["variant"],
+            "scheduler": s.scheduler,
+            "steps": s.steps,
+            "guidance": s.guidance,
+            "adapters": list(s.adapters),
+            "adapter_weights": dict(s.adapters),
+            "nfe_per_image": self.record["nfe_per_image"],
+            "accuracy": self.accuracy,
+            "all_correct": self.all_correct,
+            "distance": self.distance,
+            "distance_floor": self.distance_floor,
+            "clip_score": self.clip_score,
+            "ms_per_image": self.record["ms_per_image"],
+            "images": len(self.prompts),
+        }
+
+
+def prompt_set(seeds: int) -> tuple[list[str], list[int]]:
+    """Every caption once per seed: (prompts, the seed of each batch)."""
+    return [i.caption for i in shapes.all_items()], list(range(seeds))
+
+
+def real_images(prompts: list[str], seeds: list[int], style: str, background: str, offset: int):
+    """Procedural images of the same prompts: the reference set (and, with another offset, a
+    second one for the noise floor)."""
+    items = [shapes.parse_caption(p) for p in prompts]
+    return torch.cat(
+        [
+            shapes.render(
+                items,
+                generator=torch.Generator().manual_seed(offset + s),
+                style=style,
+                background=background,
+            )
+            for s in seeds
+        ]
+    )
+
+
+def evaluate(
+    loaded: sd.Loaded,
+    judge: judge_mod.Judge | None,
+    setting: Setting,
+    *,
+    seeds: int = 4,
+    style: str = "filled",
+    background: str = "black",
+    warmup: bool = True,
+) -> Result:
+    """Generate every prompt `seeds` times with `setting` and score it against the prompts and
+    the expected style and background with the judge, or by CLIP score when judge is None (the
+    GPU tier, whose 512x512 images the judge cannot read)."""
+    prompts, seed_list = prompt_set(seeds)
+    batches, times = [], []
+    record = {}
+    for seed in seed_list:
+        images, record = sd.generate(
+            loaded,
+            prompts,
+            scheduler=setting.scheduler,
+            steps=setting.steps,
+            guidance=setting.guidance,
+            adapters=setting.adapters,
+            seed=seed,
+            repeats=1,
+            warmup=warmup,
+        )
+        batches.append(images)
+        times.append(record["ms_per_image"])
+    images = torch.cat(batches)
+    all_prompts = prompts * len(seed_list)
+    record = {**record, "ms_per_image": sorted(times)[len(times) // 2], "seeds": seed_list}
+    if judge is None:
+        clip = clip_score(images, all_prompts)
+        return Result(setting, images, all_prompts, record, {}, None, None, None, clip)
+    scores = judge_mod.score(judge, images, all_prompts, style, background)
+    real_a = real_images(prompts, seed_list, style, background, offset=1000)
+    real_b = real_images(prompts, seed_list, style, background, offset=2000)
+    feats = judge_mod.features
+    return Result(
+        setting,
+        images,
+        all_prompts,
+        record,
+        scores.accuracy,
+        scores.all_correct,
+        judge_mod.frechet_distance(feats(judge, images), feats(judge, real_a)),
+        judge_mod.frechet_distance(feats(judge, real_b), feats(judge, real_a)),
+    )
+
+
+def load_tiny_judge() -> judge_mod.Judge:
+    """The judge shipped beside the tiny model."""
+    return judge_mod.load_judge(sd.tiny_model_dir() / "judge.safetensors")
+
+
+@torch.no_grad()
+def clip_score(images: torch.Tensor, prompts: list[str]) -> float:
+    """Mean CLIP image-text cosine x 100 (Hessel et al. 2021) with CLIP ViT-B/32 from the local
+    Hugging Face cache (the GPU tier's quality measure; never downloads)."""
+    from transformers import CLIPModel, CLIPProcessor
+
+    try:
+        model = CLIPModel.from_pretrained(CLIP_ID, local_files_only=True).to(images.device)
+        proc = CLIPProcessor.from_pretrained(CLIP_ID, local_files_only=True)
+    except OSError as err:
+        raise FileNotFoundError(
+            f"CLIP weights are not in the local cache; `huggingface-cli download {CLIP_ID}`"
+        ) from err
+    inputs = proc(text=prompts, images=list(images.cpu()), return_tensors="pt", padding=True)
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    out = model(**inputs)
+    img = torch.nn.functional.normalize(out.image_embeds, dim=-1)
+    txt = torch.nn.functional.normalize(out.text_embeds, dim=-1)
+    return float(100 * (img * txt).sum(-1).clamp(min=0).mean())

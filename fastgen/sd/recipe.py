@@ -1,0 +1,146 @@
+"""The recipe of the shipped tiny model: one command per stage, each stage recorded (config,
+seconds, machine, library versions, date and the command itself) in `record.json` beside the
+weights, so that the model card can say exactly what produced them.
+
+    python -m fastgen train tiny-sd     # autoencoder, then UNet + text encoder -> pipeline/
+    python -m fastgen train judge       # the classifier that scores images -> judge.safetensors
+    python -m fastgen train lcm-lora    # LCM-LoRA distilled from the base -> lcm-lora/
+    python -m fastgen train style-lora  # "outlined" style LoRA -> style-lora/
+    python -m fastgen train paper       # a fine-tune on paper backgrounds -> paper-unet/
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+
+import torch
+
+from fastgen._checks import check_choice
+
+#: stage -> (what it writes in the model folder, default training steps)
+STAGES = {
+    "tiny-sd": ("pipeline", 4500),
+    "judge": ("judge.safetensors", 800),
+    "lcm-lora": ("lcm-lora", 800),
+    "style-lora": ("style-lora", 600),
+    "paper": ("paper-unet", 600),
+}
+STYLE_LORA_RANK = 8
+
+
+def _versions() -> dict:
+    import diffusers
+    import peft
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+    }
+
+
+def read_record(model_dir: Path) -> dict:
+    """Every stage's record so far ({} for a model folder with none)."""
+    path = Path(model_dir) / "record.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_record(model_dir: Path, stage: str, record: dict) -> None:
+    records = read_record(model_dir)
+    records[stage] = record
+    tmp = model_dir / "record.json.tmp"
+    tmp.write_text(json.dumps(records, indent=2) + "\n")
+    os.replace(tmp, model_dir / "record.json")
+
+
+def _base_pipeline(model_dir: Path):
+    from diffusers import StableDiffusionPipeline
+
+    path = model_dir / "pipeline"
+    if not (path / "model_index.json").exists():
+        raise FileNotFoundError(
+            f"no base model at {path}: first run "
+            f"`python -m fastgen train tiny-sd --out {model_dir}`"
+        )
+    pipe = StableDiffusionPipeline.from_pretrained(
+        path, use_safetensors=True, local_files_only=True, safety_checker=None
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def run_stage(
+    stage: str,
+    model_dir: Path,
+    work_dir: Path,
+    *,
+    steps: int | None = None,
+    vae_steps: int = 1500,
+    progress: bool = True,
+) -> dict:
+    """Train one stage into `model_dir` (checkpoints in `work_dir`, so a rerun resumes) and
+    record it. Later stages start from the base model already in `model_dir`."""
+    from fastgen.sd import judge as judge_mod
+    from fastgen.sd import train
+    from fastgen.sd.lcm import LCMLoRAConfig, train_lcm_lora
+
+    check_choice(stage, STAGES, "stage")
+    model_dir, work_dir = Path(model_dir), Path(work_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    steps = steps or STAGES[stage][1]
+    command = f"python -m fastgen train {stage} --out {model_dir} --steps {steps}"
+    if stage == "tiny-sd":
+        # built in the work folder and moved into place whole
+        record = train.train_tiny_sd(work_dir, vae_steps, steps, progress)
+        _replace(work_dir / "pipeline", model_dir / "pipeline")
+        command += f" --vae-steps {vae_steps}"
+    elif stage == "judge":
+        judge, record = judge_mod.train_judge(steps=steps)
+        judge_mod.save_judge(judge, model_dir / "judge.safetensors")
+    elif stage == "lcm-lora":
+        record = train_lcm_lora(
+            _base_pipeline(model_dir), LCMLoRAConfig(steps=steps), model_dir / "lcm-lora", progress
+        )
+    elif stage == "style-lora":
+        config = train.TrainConfig(steps=steps, batch=32, lr=1e-3, styles=("outlined",))
+        record = train.train_style_lora(
+            _base_pipeline(model_dir),
+            config,
+            STYLE_LORA_RANK,
+            work_dir,
+            model_dir / "style-lora",
+            progress,
+        )
+    else:  # paper
+        pipe = _base_pipeline(model_dir)
+        config = train.TrainConfig(steps=steps, batch=64, lr=2e-4, backgrounds=("paper",))
+        record = train.finetune_unet(pipe, config, work_dir, "paper", progress)
+        pipe.unet.save_pretrained(work_dir / "paper-unet", safe_serialization=True)
+        _replace(work_dir / "paper-unet", model_dir / "paper-unet")
+    record = {
+        **record,
+        "command": command,
+        "threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()} CPU" if not torch.cuda.is_available() else "cuda",
+        "versions": _versions(),
+        "date": datetime.date.today().isoformat(),
+    }
+    _write_record(model_dir, stage, record)
+    return record
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """Move a finished folder over the old one (never a half-written folder in its place)."""
+    old = dst.with_name(dst.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        os.replace(dst, old)
+    shutil.move(str(src), str(dst))
+    shutil.rmtree(old, ignore_errors=True)
