@@ -1,0 +1,64 @@
+"""The quality-speed curve as data: Pareto frontiers and the free / cheap / expensive regions,
+computed from measured points (never drawn by hand)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measured way to sample: its cost (NFE or ms) and its loss (lower is better)."""
+
+    method: str
+    cost: float
+    loss: float
+    label: str = ""
+
+
+def pareto_frontier(points: list[Point]) -> list[Point]:
+    """The points no other point beats on both cost and loss, by increasing cost."""
+    best: list[Point] = []
+    for p in sorted(points, key=lambda p: (p.cost, p.loss)):
+        if not best or p.loss < best[-1].loss:
+            best.append(p)
+    return best
+
+
+def best_loss_within(points: list[Point], budget: float) -> float:
+    """The lowest loss any point reaches at cost <= budget (inf when none fits)."""
+    return min((p.loss for p in points if p.cost <= budget), default=float("inf"))
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Cost boundaries: from `free_from` up quality is within `free_tol` of the reference (the
+    best loss at any cost); from `cheap_from` up within `cheap_tol`; below it, expensive."""
+
+    reference: float
+    free_tol: float
+    cheap_tol: float
+    free_from: float
+    cheap_from: float
+    max_cost: float
+
+    @property
+    def free_speedup(self) -> float:
+        """How much cheaper than the most expensive measured point the free region reaches."""
+        return self.max_cost / self.free_from
+
+
+def regions(points: list[Point], free_tol: float, cheap_tol: float) -> Regions:
+    """Where the frontier's loss stays within `free_tol` (absolute) of the reference, and where
+    within `cheap_tol`: the smallest measured costs that achieve each."""
+    if not 0 <= free_tol <= cheap_tol:
+        raise ValueError(f"need 0 <= free_tol <= cheap_tol, got {free_tol}, {cheap_tol}")
+    if not points:
+        raise ValueError("regions needs at least one measured point")
+    frontier = pareto_frontier(points)
+    reference = frontier[-1].loss
+    free_from = next(p.cost for p in frontier if p.loss <= reference + free_tol)
+    cheap_from = next(p.cost for p in frontier if p.loss <= reference + cheap_tol)
+    return Regions(
+        reference, free_tol, cheap_tol, free_from, cheap_from, max(p.cost for p in points)
+    )

@@ -1,0 +1,125 @@
+"""The measurements behind lesson 3: quality-speed points from the toy 2D stack and the tiny SD
+model, and the experiments that back cells of the composability grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from fastgen.landscape.curve import Point
+from fastgen.sd import experiments as sdx
+from fastgen.sd import pipeline as sd
+from fastgen.sd.bench import CFG, lcm
+from fastgen.sd.evaluate import Result, Setting
+from fastgen.toy2d.distill import ConsistencyConfig
+from fastgen.toy2d.evaluate import reference, score_teacher, teacher_sigmas
+from fastgen.toy2d.metrics import sliced_wasserstein
+from fastgen.toy2d.models import get_consistency, get_teacher
+from fastgen.toy2d.samplers import sample_dpmpp_2m
+from fastgen.toy2d.teachers import TeacherConfig
+
+#: the slow reference: as many Euler steps as DDPM's training schedule has timesteps
+SLOW_STEPS = 1000
+
+
+def toy_points(bench: dict, slow: float) -> list[Point]:
+    """Quality-speed points from a toy bench result (`fastgen.toy2d.bench.run`) plus the
+    1000-step Euler reference `slow` (its distance); loss = distance to held-out data."""
+    points = [Point("teacher, Euler", SLOW_STEPS, slow, "Euler 1000 steps")]
+    for r in bench["rows"]:
+        method = f"teacher, {r['sampler']}" if r["method"] == "teacher" else r["method"].upper()
+        points.append(Point(method, r["nfe"], r["distance"], f"{method}, {r['nfe']} NFE"))
+    return points
+
+
+def toy_slow_reference(samples: int = 8000) -> float:
+    """Distance of the flow teacher sampled with 1000 Euler steps."""
+    teacher = get_teacher(TeacherConfig(kind="flow"))[0]
+    ref = reference("two_moons", samples)
+    return score_teacher(teacher, "euler", SLOW_STEPS, ref, repeats=1).distance
+
+
+#: the tiny SD curve: (label, setting)
+SD_CURVE = [
+    *[(f"DDPM {n}", Setting("ddpm", n, CFG, label=f"DDPM {n}")) for n in (1000, 250, 50)],
+    *[
+        (f"DPM-Solver++ {n}", Setting("dpmpp_2m", n, CFG, label=f"DPM++ {n}"))
+        for n in (50, 20, 10, 5, 3)
+    ],
+    *[(f"LCM-LoRA {n}", lcm(n)) for n in (8, 4, 2, 1)],
+]
+
+
+def sd_curve(loaded: sd.Loaded, seeds: int = 1) -> dict[str, Result]:
+    """Every point of `SD_CURVE` measured on the loaded tier (48 prompts x `seeds`)."""
+    sdx.ensure_adapters(loaded, "lcm")
+    # runs of hundreds of steps need no warm-up: start-up costs vanish in them
+    return {label: sdx.run(loaded, s, seeds=seeds, warmup=s.steps < 100) for label, s in SD_CURVE}
+
+
+def sd_points(results: dict[str, Result]) -> list[Point]:
+    """Quality-speed points: cost = UNet calls per image, loss = 100 - quality."""
+    return [
+        Point(label.rsplit(" ", 1)[0], r.record["nfe_per_image"], 100 - r.quality, label)
+        for label, r in results.items()
+    ]
+
+
+@dataclass(frozen=True)
+class SolverOnTeachers:
+    """DPM-Solver++ (2M) at a few steps on a flow-matching and a VP (DDPM-style) teacher."""
+
+    steps: tuple[int, ...]
+    flow: tuple[float, ...]
+    vp: tuple[float, ...]
+
+
+def solver_on_teachers(steps=(3, 5, 10), samples: int = 8000) -> SolverOnTeachers:
+    """Same solver, same steps, two teachers of the same data: which ODE is easier to walk?"""
+    ref = reference("two_moons", samples)
+    out = {}
+    for kind in ("flow", "vp"):
+        teacher = get_teacher(TeacherConfig(kind=kind))[0]
+        out[kind] = tuple(
+            score_teacher(teacher, "dpmpp_2m", k, ref, repeats=1).distance for k in steps
+        )
+    return SolverOnTeachers(tuple(steps), out["flow"], out["vp"])
+
+
+@dataclass(frozen=True)
+class KitchenSink:
+    """A consistency model sampled its own way and by DPM-Solver++ treating it as a denoiser,
+    and the two correct alternatives (toy: distances; SD: results)."""
+
+    toy_own: dict[int, float]  # consistency sampling, k steps
+    toy_solver: dict[int, float]  # DPM-Solver++ 2M on the consistency model, k steps
+    toy_teacher_solver: dict[int, float]  # option A: DPM-Solver++ on the flow teacher
+    sd_own: Result | None  # LCM-LoRA with the LCM scheduler, 4 steps
+    sd_solver: Result | None  # LCM-LoRA with DPM-Solver++, 4 steps
+
+
+def kitchen_sink(loaded: sd.Loaded | None, steps=(2, 4, 8), samples: int = 8000) -> KitchenSink:
+    """Stack DPM-Solver++ on a consistency model (toy and tiny SD) against each one alone."""
+    from fastgen.toy2d.evaluate import noise, score_student
+
+    ref = reference("two_moons", samples)
+    flow = TeacherConfig(kind="flow")
+    cm = get_consistency(ConsistencyConfig(method="cd", teacher=flow))[0]
+    teacher = get_teacher(flow)[0]
+    own = {k: score_student(cm, "cd", k, ref, repeats=1).distance for k in steps}
+    with torch.no_grad():
+        stacked = {
+            k: sliced_wasserstein(sample_dpmpp_2m(cm, noise(samples, 1), teacher_sigmas(k)), ref)
+            for k in steps
+        }
+    alone = {k: score_teacher(teacher, "dpmpp_2m", k, ref, repeats=1).distance for k in steps}
+    sd_own = sd_solver = None
+    if loaded is not None:
+        sdx.ensure_adapters(loaded, "lcm")
+        sd_own = sdx.run(loaded, lcm(4))
+        stacked_setting = Setting(
+            "dpmpp_2m", 4, 1.0, {"lcm": 1.0}, label="LCM-LoRA + DPM-Solver++, 4 steps"
+        )
+        sd_solver = sdx.run(loaded, stacked_setting)
+    return KitchenSink(own, stacked, alone, sd_own, sd_solver)

@@ -1,0 +1,149 @@
+"""The Stable Diffusion measurements the lessons show, as functions (pages call and plot them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from fastgen.sd import pipeline as sd
+from fastgen.sd.bench import BASE, BASE_LCM4, STYLE, lcm
+from fastgen.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
+
+#: prompts shown in image grids: every colour, shape and position at least once
+SHOWN = [
+    "a red circle on the left",
+    "a green square at the top",
+    "a blue triangle on the right",
+    "a yellow circle at the bottom",
+    "a red triangle at the top",
+    "a blue square on the left",
+]
+
+
+def judge_for(loaded: sd.Loaded):
+    """The tiny tier's judge, or None on the GPU tier (CLIP score instead)."""
+    return load_tiny_judge() if loaded.tier == "tiny" else None
+
+
+def run(loaded: sd.Loaded, setting: Setting, seeds: int = 4, **options) -> Result:
+    """`evaluate` with the tier's judge (options: style=..., background=..., warmup=...)."""
+    return evaluate(loaded, judge_for(loaded), setting, seeds=seeds, **options)
+
+
+def ensure_adapters(loaded: sd.Loaded, *names: str) -> sd.Loaded:
+    """Load the named adapters (default sources) unless already loaded."""
+    for name in names:
+        if name not in loaded.adapters:
+            sd.load_adapter(loaded, name)
+    return loaded
+
+
+def adapter_difference(loaded: sd.Loaded) -> list[Result]:
+    """The base model at 20 steps, forced to 4 LCM steps, and with LCM-LoRA at 4 steps."""
+    ensure_adapters(loaded, "lcm")
+    return [run(loaded, s) for s in (BASE, BASE_LCM4, lcm(4))]
+
+
+def step_progression(loaded: sd.Loaded, steps=(1, 2, 4, 8)) -> list[Result]:
+    """LCM-LoRA at each step count (guidance 1: one UNet call per step)."""
+    ensure_adapters(loaded, "lcm")
+    return [run(loaded, lcm(n)) for n in steps]
+
+
+def guidance_sweep(loaded: sd.Loaded, guidances=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0)) -> list[Result]:
+    """LCM-LoRA at 4 steps with classifier-free guidance added on top of the distilled one."""
+    ensure_adapters(loaded, "lcm")
+    return [
+        run(loaded, Setting("lcm", 4, g, {"lcm": 1.0}, label=f"LCM-LoRA 4 steps, guidance {g:g}"))
+        for g in guidances
+    ]
+
+
+def universality() -> dict[str, Result]:
+    """One LCM-LoRA, distilled from the base model only, on the base and on its fine-tune."""
+    out = {}
+    for variant, background in (("base", "black"), ("paper", "paper")):
+        loaded = ensure_adapters(sd.load_pipeline("tiny", variant=variant), "lcm")
+        out[f"{variant}, DPM-Solver++ 20"] = run(loaded, BASE, background=background)
+        out[f"{variant} + LCM-LoRA, 4 steps"] = run(loaded, lcm(4), background=background)
+    return out
+
+
+def composition(loaded: sd.Loaded) -> dict[str, Result]:
+    """Style LoRA alone (20 steps), LCM-LoRA alone (4 steps), and both (4 steps)."""
+    ensure_adapters(loaded, "lcm", "style")
+    return {
+        "style LoRA, DPM-Solver++ 20": run(loaded, STYLE, style="outlined"),
+        "LCM-LoRA, 4 steps": run(loaded, lcm(4)),
+        "LCM-LoRA + style LoRA, 4 steps": run(loaded, lcm(4, style=1.0), style="outlined"),
+    }
+
+
+@dataclass(frozen=True)
+class LoRAAnatomy:
+    """What an adapter file holds, read from the file itself."""
+
+    name: str
+    rank: int
+    parameters: int
+    file_bytes: int
+    modules: int  # weight matrices that get an A, B pair
+    base_parameters: int  # parameters of the UNet it adapts
+
+    @property
+    def fraction(self) -> float:
+        return self.parameters / self.base_parameters
+
+
+def lora_anatomy(loaded: sd.Loaded, name: str) -> LoRAAnatomy:
+    """Rank, parameter count, file size and module count of a loaded adapter's file."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    path = Path(loaded.adapters[name])
+    file = path / "pytorch_lora_weights.safetensors" if path.is_dir() else path
+    state = load_file(str(file))
+    ranks = {v.shape[0] for k, v in state.items() if "lora_A" in k}
+    return LoRAAnatomy(
+        name,
+        max(ranks),
+        sum(v.numel() for v in state.values()),
+        file.stat().st_size,
+        sum("lora_A" in k for k in state),
+        sum(p.numel() for n, p in loaded.pipe.unet.named_parameters() if "lora_" not in n),
+    )
+
+
+def architecture_mismatch() -> str:
+    """Load the tiny LCM-LoRA into a UNet of another shape (wider channels): the error it
+    raises, first line. A LoRA is tied to the architecture it was trained on."""
+    from diffusers import UNet2DConditionModel
+
+    from fastgen.sd.tiny import TinySDConfig, build_unet
+
+    loaded = sd.load_pipeline("tiny")
+    wider = build_unet(TinySDConfig(unet_channels=(48, 96)))
+    assert isinstance(wider, UNet2DConditionModel)
+    loaded.pipe.unet = wider
+    try:
+        sd.load_adapter(loaded, "lcm")
+    except (RuntimeError, ValueError) as err:
+        return str(err).strip().splitlines()[0][:300]
+    raise AssertionError("a LoRA for one UNet shape loaded into another")
+
+
+def latent_shape(loaded: sd.Loaded, height: int | None = None) -> tuple[int, int, int]:
+    """[channels, h, w] of the latents the UNet works on, from the live pipeline's configs."""
+    vae = loaded.pipe.vae.config
+    size = height or loaded.pipe.unet.config.sample_size * 2 ** (len(vae.block_out_channels) - 1)
+    factor = 2 ** (len(vae.block_out_channels) - 1)
+    return (vae.latent_channels, size // factor, size // factor)
+
+
+def pick_images(result: Result, prompts=SHOWN, seed_index: int = 0) -> torch.Tensor:
+    """The images `result` generated for `prompts` with its `seed_index`-th seed."""
+    per_seed = len(result.prompts) // len(result.record["seeds"])
+    offset = seed_index * per_seed
+    return torch.stack([result.images[offset + result.prompts.index(p)] for p in prompts])

@@ -1,0 +1,171 @@
+"""Plot builders for lesson 3: the quality-speed curves with measured regions, the Pareto view,
+and the composability grid."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from fastgen.landscape import composability as comp
+from fastgen.landscape.curve import Point, Regions, pareto_frontier
+from fastgen.viz.theme import COLORS
+
+REGION_COLOURS = {
+    "free": "rgba(0,158,115,0.13)",
+    "cheap": "rgba(230,159,0,0.13)",
+    "expensive": "rgba(213,94,0,0.13)",
+}
+
+
+def _add_curve(fig, points: list[Point], region: Regions, col: int, y_title: str) -> None:
+    lo = min(p.cost for p in points) / 1.5
+    hi = max(p.cost for p in points) * 1.5
+    spans = [
+        ("expensive", lo, region.cheap_from),
+        ("cheap", region.cheap_from, region.free_from),
+        ("free", region.free_from, hi),
+    ]
+    for name, x0, x1 in spans:
+        if x1 > x0:
+            fig.add_vrect(
+                x0=x0,
+                x1=x1,
+                fillcolor=REGION_COLOURS[name],
+                line_width=0,
+                layer="below",
+                annotation_text=name,
+                annotation_position="top left",
+                row=1,
+                col=col,
+            )
+    methods = list(dict.fromkeys(p.method for p in points))
+    for k, method in enumerate(methods):
+        mine = sorted((p for p in points if p.method == method), key=lambda p: p.cost)
+        fig.add_scatter(
+            x=[p.cost for p in mine],
+            y=[p.loss for p in mine],
+            mode="lines+markers",
+            name=method,
+            legendgroup=f"{col}",
+            legendgrouptitle_text=None,
+            line=dict(color=COLORS[k % len(COLORS)]),
+            text=[p.label for p in mine],
+            hovertemplate="%{text}: %{y:.3g}<extra></extra>",
+            row=1,
+            col=col,
+        )
+    fig.update_xaxes(type="log", title="network evaluations per sample (NFE)", row=1, col=col)
+    fig.update_yaxes(title=y_title, row=1, col=col)
+
+
+def curve_figure(
+    toy: list[Point], toy_regions: Regions, sd: list[Point], sd_regions: Regions, sd_caption: str
+) -> go.Figure:
+    """Loss against NFE (log axis) for the toy 2D stack and the tiny SD model, each with its
+    free / cheap / expensive regions computed from the measured frontier."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=["toy 2D (two moons)", f"Stable Diffusion ({sd_caption})"],
+        horizontal_spacing=0.1,
+    )
+    _add_curve(fig, toy, toy_regions, 1, "distance to data (lower is better)")
+    _add_curve(fig, sd, sd_regions, 2, "% of images with a wrong attribute")
+    fig.update_layout(template="fastgen", height=560, margin=dict(t=130))
+    return fig
+
+
+def pareto_figure(points: list[tuple[str, float, float]], y_title: str, title: str) -> go.Figure:
+    """(label, ms per image, loss) points and their computed Pareto frontier."""
+    as_points = [Point(label, ms, loss, label) for label, ms, loss in points]
+    front = pareto_frontier(as_points)
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[p.cost for p in as_points],
+        y=[p.loss for p in as_points],
+        mode="markers+text",
+        text=[p.label for p in as_points],
+        textposition="top center",
+        name="measured",
+        marker=dict(color=COLORS[0], size=9),
+        hovertemplate="%{text}: %{x:.2f} ms, %{y:.3g}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=[p.cost for p in front],
+        y=[p.loss for p in front],
+        mode="lines",
+        name="Pareto frontier",
+        line=dict(color=COLORS[3], dash="dash"),
+        hoverinfo="skip",
+    )
+    fig.update_layout(
+        template="fastgen",
+        title=title,
+        height=520,
+        xaxis=dict(title="milliseconds per image (log)", type="log"),
+        yaxis=dict(title=y_title),
+    )
+    return fig
+
+
+VERDICT_STYLE = {
+    "compose": (0.0, "✓"),
+    "partial": (0.5, "~"),
+    "conflict": (1.0, "✗"),
+    "same level": (0.25, "—"),
+}
+
+
+def grid_figure(evidence: dict[str, str]) -> go.Figure:
+    """The 5x5 composability grid: colour and symbol per verdict; hover gives the reason and,
+    where measured, the evidence from this build."""
+    n = len(comp.SHORT)
+    z, text, hover = [], [], []
+    for a in comp.SHORT:
+        z.append([]), text.append([]), hover.append([])
+        for b in comp.SHORT:
+            c = comp.cell(a, b)
+            value, symbol = VERDICT_STYLE[c.verdict]
+            z[-1].append(value)
+            measured = evidence.get(c.evidence or "", "")
+            text[-1].append(symbol + (" *" if measured else ""))
+            why = "<br>".join(_wrap(c.reason))
+            extra = "<br><b>measured:</b> " + "<br>".join(_wrap(measured)) if measured else ""
+            hover[-1].append(f"<b>{c.verdict}</b><br>{why}{extra}")
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(comp.FAMILIES),
+            y=list(comp.FAMILIES),
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=20),
+            customdata=hover,
+            hovertemplate="%{y} + %{x}<br>%{customdata}<extra></extra>",
+            colorscale=[[0, "#009E73"], [0.25, "#999999"], [0.5, "#E69F00"], [1, "#D55E00"]],
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            xgap=3,
+            ygap=3,
+        )
+    )
+    fig.update_layout(
+        template="fastgen",
+        height=140 + 90 * n,
+        margin=dict(l=230, t=40, b=150),
+        yaxis=dict(autorange="reversed"),
+        xaxis=dict(tickangle=-30),
+    )
+    return fig
+
+
+def _wrap(text: str, width: int = 60) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])

@@ -1,0 +1,84 @@
+"""Plot builders for the Stable Diffusion measurements (accuracy, distance, latency)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from fastgen.viz.theme import COLORS
+
+
+def sweep_figure(results: list, x: list[float], x_title: str, title: str, log_x: bool = False):
+    """The tier's quality score and (tiny tier) the Fréchet distance with its noise floor
+    against a swept setting; hover adds the measured latency."""
+    has_distance = results[0].distance is not None
+    panels = [("quality", [r.quality for r in results], COLORS[0], ".1f")]
+    if has_distance:
+        panels.append(("distance", [r.distance for r in results], COLORS[3], ".3f"))
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        subplot_titles=[results[0].quality_label, "Fréchet distance (lower is better)"],
+        horizontal_spacing=0.12,
+    )
+    ms = [[r.record["ms_per_image"]] for r in results]
+    for col, (name, values, colour, fmt) in enumerate(panels, start=1):
+        fig.add_scatter(
+            x=x,
+            y=values,
+            mode="lines+markers",
+            name=name,
+            line=dict(color=colour),
+            customdata=ms,
+            hovertemplate=f"{x_title} %{{x}}: {name} %{{y:{fmt}}}, %{{customdata[0]:.1f}} "
+            "ms/image<extra></extra>",
+            row=1,
+            col=col,
+        )
+    if has_distance:
+        fig.update_yaxes(range=[0, 105], row=1, col=1)
+        fig.add_scatter(
+            x=x,
+            y=[results[0].distance_floor] * len(x),
+            mode="lines",
+            name="noise floor (two real sets)",
+            line=dict(color=COLORS[7], dash="dot"),
+            hoverinfo="skip",
+            row=1,
+            col=2,
+        )
+    fig.update_layout(template="fastgen", title=title, height=420)
+    fig.update_xaxes(title=x_title, type="log" if log_x else "linear")
+    return fig
+
+
+def modes_figure(students: list) -> go.Figure:
+    """Bars per one-step student: distance to data, share of sharp samples, modes covered."""
+    names = [s.name for s in students]
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=[
+            "distance to data (lower is better)",
+            "sharp samples (%)",
+            "modes covered (of 8)",
+        ],
+        horizontal_spacing=0.08,
+    )
+    values = [
+        [s.distance for s in students],
+        [100 * s.report.sharp for s in students],
+        [s.report.modes_covered for s in students],
+    ]
+    for c, vals in enumerate(values):
+        fig.add_bar(
+            x=names,
+            y=vals,
+            marker_color=[COLORS[k % len(COLORS)] for k in range(len(names))],
+            showlegend=False,
+            hovertemplate="%{x}: %{y:.3g}<extra></extra>",
+            row=1,
+            col=c + 1,
+        )
+    fig.update_layout(template="fastgen", height=420, margin=dict(b=120))
+    return fig

@@ -1,0 +1,60 @@
+"""The quality-speed curve's frontier and regions, on hand-checkable point sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from fastgen.landscape.curve import Point, pareto_frontier, regions
+
+
+def pts(*pairs):
+    return [Point(f"m{i}", c, q) for i, (c, q) in enumerate(pairs)]
+
+
+def test_frontier_keeps_only_undominated_points():
+    points = pts((1, 0.9), (2, 0.5), (3, 0.6), (4, 0.2), (8, 0.2), (16, 0.1))
+    assert [(p.cost, p.loss) for p in pareto_frontier(points)] == [
+        (1, 0.9),
+        (2, 0.5),
+        (4, 0.2),
+        (16, 0.1),
+    ]
+
+
+def test_frontier_of_a_convex_curve_is_the_whole_curve():
+    points = pts(*[(2**k, 1 / 2**k) for k in range(6)])
+    assert pareto_frontier(points) == sorted(points, key=lambda p: p.cost)
+
+
+def test_regions_read_the_thresholds_off_the_frontier():
+    # loss 1/c + 0.01: reference 1/1000 + 0.01; within 0.01 of it from c = 100 (0.01 + 0.01
+    # - 0.011 = 0.009 <= 0.01); within 0.1 from c = 10
+    points = pts(*[(c, 1 / c + 0.01) for c in (1, 2, 5, 10, 20, 50, 100, 1000)])
+    r = regions(points, free_tol=0.01, cheap_tol=0.1)
+    assert r.reference == pytest.approx(0.011)
+    assert r.free_from == 100 and r.cheap_from == 10 and r.free_speedup == 10
+
+
+def test_regions_refuse_bad_thresholds():
+    with pytest.raises(ValueError, match="free_tol <= cheap_tol"):
+        regions(pts((1, 1.0)), free_tol=0.2, cheap_tol=0.1)
+
+
+def test_the_grid_is_complete_symmetric_and_says_why():
+    from fastgen.landscape import composability as comp
+
+    for a in comp.SHORT:
+        for b in comp.SHORT:
+            cell = comp.cell(a, b)
+            assert cell is comp.cell(b, a) and cell.verdict in comp.VERDICTS and cell.reason
+    for a in comp.SHORT[:4]:  # the four levels: "across, not within"
+        assert comp.cell(a, a).verdict == "same level"
+    with pytest.raises(ValueError, match="unknown family 'quantisation'"):
+        comp.cell("solver", "quantisation")
+
+
+def test_each_measured_pair_is_listed_once():
+    from fastgen.landscape.composability import measured_pairs
+
+    keys = [cell.evidence for _, _, cell in measured_pairs()]
+    assert len(keys) == len(set(keys)) == 6

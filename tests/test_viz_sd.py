@@ -1,0 +1,39 @@
+"""Plot builders for lessons 2 and 3 return figures with the data they were given."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fastgen.landscape import composability as comp
+from fastgen.landscape.curve import Point, regions
+from fastgen.viz.images import image_grid_figure
+from fastgen.viz.landscape import curve_figure, grid_figure, pareto_figure
+
+
+def test_image_grid_has_one_trace_per_image_and_checks_columns():
+    images = torch.rand(3, 3, 8, 8)
+    fig = image_grid_figure({"a": images, "b": images}, ["p1", "p2", "p3"])
+    assert len(fig.data) == 6 and fig.data[0].type == "image"
+    assert fig.data[0].z[0][0] == [round(v * 255) for v in images[0, :, 0, 0].tolist()]
+    with pytest.raises(ValueError, match="same number of images"):
+        image_grid_figure({"a": images, "b": images[:2]})
+
+
+def test_grid_figure_shows_every_pair_and_marks_measured_cells():
+    evidence = {"lcm_with_style": "measured here"}
+    heat = grid_figure(evidence).data[0]
+    assert len(heat.z) == len(heat.z[0]) == len(comp.FAMILIES)
+    i, j = comp.SHORT.index("consistency"), comp.SHORT.index("add-on")
+    assert heat.text[i][j].endswith("*") and "measured here" in heat.customdata[i][j]
+    assert not heat.text[0][0].endswith("*")
+
+
+def test_curve_and_pareto_figures_plot_the_points():
+    pts = [Point("a", c, 1 / c) for c in (1, 2, 4, 8)]
+    r = regions(pts, 0.1, 0.5)
+    fig = curve_figure(pts, r, pts, r, "tiny")
+    assert sum(len(t.x) for t in fig.data) == 8
+    fig = pareto_figure([("x", 1.0, 0.5), ("y", 2.0, 0.7), ("z", 3.0, 0.1)], "loss", "t")
+    frontier = fig.data[1]
+    assert list(frontier.x) == [1.0, 3.0]
