@@ -133,15 +133,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="two_moons", choices=["two_moons", "eight_gaussians"])
     p.add_argument("--samples", type=int, default=20000)
     p.add_argument("--threads", type=int, default=2, help="torch threads (pinned for timing)")
+    p.add_argument("--tier", default="auto", choices=["tiny", "gpu", "auto"], help="sd only")
+    p.add_argument("--seeds", type=int, default=4, help="sd: images per prompt (48 prompts)")
+    p.add_argument("--card", action="store_true", help="sd: update the tiny model's card")
     p.set_defaults(func=_cmd_bench)
 
-    p = sub.add_parser("train", help="train a model (resumable: rerun to continue)")
-    p.add_argument("what", choices=["tiny-sd"])
-    p.add_argument("--out", type=Path, default=Path("_build/tiny-sd"))
-    p.add_argument("--vae-steps", type=int, default=1500)
-    p.add_argument("--unet-steps", type=int, default=4500)
+    p = sub.add_parser(
+        "train", help="train a stage of the tiny SD model (resumable: rerun to continue)"
+    )
+    p.add_argument("what", choices=list(STAGES))
+    p.add_argument("--out", type=Path, default=None, help="model folder (default: the shipped)")
+    p.add_argument("--work", type=Path, default=Path("_build/sd-train"), help="checkpoints")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default per stage)")
+    p.add_argument("--vae-steps", type=int, default=1500, help="tiny-sd: autoencoder steps")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("generate", help="text to image with the tiny model (or SD v1.5 on a GPU)")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--scheduler", default="dpmpp_2m", choices=list(SCHEDULER_NAMES))
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--guidance", type=float, default=None, help="default 1 with lcm, else 7.5")
+    p.add_argument("--lora", type=_parse_adapter, action="append", default=[], help="NAME[=WEIGHT]")
+    p.add_argument("--variant", default="base", choices=["base", "paper"])
+    p.add_argument("--tier", default="auto", choices=["tiny", "gpu", "auto"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up")
+    p.add_argument("--scale", type=int, default=8, help="upscale the PNG (nearest) this much")
+    p.add_argument("--out", type=Path, default=Path("fastgen.png"))
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=_cmd_generate)
     return parser
 
 
