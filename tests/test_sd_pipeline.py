@@ -97,6 +97,15 @@ def test_lora_round_trip_is_exact(loaded, tiny_dir):
     assert torch.equal(after, base)
 
 
+def test_adapters_come_back_after_a_run_without_them(loaded, tiny_dir):
+    sd.load_adapter(loaded, "lcm", tiny_dir / "lora")
+    first, _ = run(loaded, adapters={"lcm": 1.0})
+    base, _ = run(loaded, adapters={})
+    again, _ = run(loaded, adapters={"lcm": 1.0})
+    assert not torch.equal(first, base) and torch.equal(again, first)
+    sd.unload_adapters(loaded)
+
+
 def test_fusing_keeps_the_output_and_unfusing_restores_the_base(loaded, tiny_dir):
     base, _ = run(loaded)
     sd.load_adapter(loaded, "lcm", tiny_dir / "lora")

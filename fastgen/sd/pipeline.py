@@ -192,6 +192,9 @@ def set_adapters(loaded: Loaded, weights: dict[str, float]) -> None:
     for name in weights:
         check_choice(name, loaded.adapters, "adapter")
     if weights:
+        # set_adapters does not undo an earlier disable_lora: without enable_lora every
+        # adapter would stay silently off after one run without adapters
+        loaded.pipe.enable_lora()
         loaded.pipe.set_adapters(list(weights), adapter_weights=list(weights.values()))
     elif loaded.adapters:
         loaded.pipe.disable_lora()
