@@ -66,7 +66,7 @@ def _labelled_batch(n: int, generator: torch.Generator):
     return images, labels
 
 
-def train_judge(steps: int = 800, batch: int = 64, seed: int = 0) -> tuple[Judge, dict]:
+def train_judge(steps: int = 4000, batch: int = 64, seed: int = 0) -> tuple[Judge, dict]:
     """Train the judge on fresh procedural batches (all styles and backgrounds)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)

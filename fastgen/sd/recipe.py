@@ -25,7 +25,7 @@ from fastgen._checks import check_choice
 #: stage -> (what it writes in the model folder, default training steps)
 STAGES = {
     "tiny-sd": ("pipeline", 4500),
-    "judge": ("judge.safetensors", 800),
+    "judge": ("judge.safetensors", 4000),
     "lcm-lora": ("lcm-lora", 800),
     "style-lora": ("style-lora", 600),
     "paper": ("paper-unet", 600),
@@ -82,7 +82,7 @@ def run_stage(
     work_dir: Path,
     *,
     steps: int | None = None,
-    vae_steps: int = 1500,
+    vae_steps: int = 2400,
     progress: bool = True,
 ) -> dict:
     """Train one stage into `model_dir` (checkpoints in `work_dir`, so a rerun resumes) and
@@ -94,6 +94,7 @@ def run_stage(
     check_choice(stage, STAGES, "stage")
     model_dir, work_dir = Path(model_dir), Path(work_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = work_dir / f"{stage}-{_fingerprint(stage, model_dir)}"
     steps = steps or STAGES[stage][1]
     command = f"python -m fastgen train {stage} --out {model_dir} --steps {steps}"
     if stage == "tiny-sd":
@@ -134,6 +135,21 @@ def run_stage(
     }
     _write_record(model_dir, stage, record)
     return record
+
+
+def _fingerprint(stage: str, model_dir: Path) -> str:
+    """What a stage's checkpoints depend on: the training code, and for the stages built on the
+    base model, that model's weights. A checkpoint from other inputs is never resumed."""
+    import hashlib
+
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in ("shapes.py", "tiny.py", "train.py", "lcm.py", "tokenizer.py"):
+        h.update((here / name).read_bytes())
+    if stage not in ("tiny-sd", "judge"):
+        for file in sorted((model_dir / "pipeline").rglob("*.safetensors")):
+            h.update(file.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _replace(src: Path, dst: Path) -> None:

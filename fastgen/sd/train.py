@@ -7,6 +7,7 @@ run restarts from it.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ class TrainConfig:
     steps: int = 3000
     batch: int = 64
     lr: float = 1e-3
+    schedule: str = "constant"  # or "cosine": decay to 0 over `steps`
     styles: tuple[str, ...] = ("filled",)  # each batch draws one style and one background
     backgrounds: tuple[str, ...] = ("black",)
     cfg_dropout: float = 0.1
@@ -35,6 +37,7 @@ class TrainConfig:
     def __post_init__(self):
         check_steps(self.steps, "steps")
         check_steps(self.batch, "batch")
+        check_choice(self.schedule, ("constant", "cosine"), "schedule")
         for style in self.styles:
             check_choice(style, shapes.STYLES, "style")
         for background in self.backgrounds:
@@ -104,6 +107,9 @@ def _resumable_loop(
         disable=not progress,
         desc=name,
     ):
+        if config.schedule == "cosine":  # a function of the step alone, so resuming is exact
+            for group in opt.param_groups:
+                group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))
         loss = step_fn(next(data))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -248,7 +254,7 @@ def save_lora(out_dir: Path, state: dict) -> None:
 
 
 def train_tiny_sd(
-    out_dir: Path, vae_steps: int = 1500, unet_steps: int = 4500, progress: bool = True
+    out_dir: Path, vae_steps: int = 2400, unet_steps: int = 4500, progress: bool = True
 ) -> dict:
     """The whole base-model chain: autoencoder, latent scale, UNet + text encoder; saves the
     pipeline (safetensors) to `out_dir/pipeline` and returns a record of what produced it."""
@@ -260,7 +266,11 @@ def train_tiny_sd(
     # the autoencoder sees every style and background, as SD's VAE sees all of its data, so the
     # style LoRA and the fine-tuned variant share it
     vae_config = TrainConfig(
-        steps=vae_steps, lr=1e-3, styles=shapes.STYLES, backgrounds=tuple(shapes.BACKGROUNDS)
+        steps=vae_steps,
+        lr=3e-3,
+        schedule="cosine",
+        styles=shapes.STYLES,
+        backgrounds=tuple(shapes.BACKGROUNDS),
     )
     vae_record = train_vae(pipe.vae, vae_config, run_dir, progress)
     scale = latent_scale(pipe.vae, torch.Generator().manual_seed(123))
@@ -268,6 +278,7 @@ def train_tiny_sd(
     unet_record = train_unet(pipe, TrainConfig(steps=unet_steps, lr=5e-4), run_dir, progress)
     pipe.save_pretrained(out_dir / "pipeline", safe_serialization=True)
     return {
+        "seconds": vae_record["seconds"] + unet_record["seconds"],
         "model": asdict(config),
         "vae": vae_record,
         "unet": unet_record,
