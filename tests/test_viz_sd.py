@@ -15,9 +15,26 @@ def test_image_grid_has_one_trace_per_image_and_checks_columns():
     images = torch.rand(3, 3, 8, 8)
     fig = image_grid_figure({"a": images, "b": images}, ["p1", "p2", "p3"])
     assert len(fig.data) == 6 and fig.data[0].type == "image"
-    assert fig.data[0].z[0][0] == [round(v * 255) for v in images[0, :, 0, 0].tolist()]
+    assert fig.data[0].source.startswith("data:image/png;base64,")
     with pytest.raises(ValueError, match="same number of images"):
         image_grid_figure({"a": images, "b": images[:2]})
+
+
+def test_png_data_uris_round_trip_the_pixels():
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from fastgen.viz.images import png_data_uri
+
+    img = torch.rand(3, 4, 5)
+    uri = png_data_uri(img, upscale=2)
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    assert decoded.shape == (8, 10, 3)
+    expected = (img.permute(1, 2, 0) * 255).round().numpy()
+    assert (decoded[::2, ::2] == expected).all()
 
 
 def test_grid_figure_shows_every_pair_and_marks_measured_cells():

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
+
+from fastgen.sd.images import to_uint8
+
+
+def png_data_uri(image: torch.Tensor, upscale: int = 1) -> str:
+    """One [3, H, W] image in [0, 1] as a `data:image/png;base64,...` URI."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(image, upscale).numpy()).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def image_grid_figure(
@@ -12,9 +26,11 @@ def image_grid_figure(
     row_labels: list[str] | None = None,
     title: str = "",
     cell: int = 110,
+    upscale: int = 4,
 ) -> go.Figure:
     """One column per entry of `columns` (a title -> images [n, 3, H, W] in [0, 1]), the same
-    n rows in each; hover shows the row label (e.g. the prompt)."""
+    n rows in each; hover shows the row label (e.g. the prompt). Images travel as PNG data
+    URIs, upscaled `upscale` times with nearest-neighbour so pixels stay crisp."""
     names = list(columns)
     n = len(next(iter(columns.values())))
     if any(len(v) != n for v in columns.values()):
@@ -29,9 +45,11 @@ def image_grid_figure(
     for c, name in enumerate(names):
         for r, img in enumerate(columns[name]):
             label = row_labels[r] if row_labels else ""
-            pixels = (img.clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).tolist()
             fig.add_trace(
-                go.Image(z=pixels, hovertemplate=f"{name}<br>{label}<extra></extra>"),
+                go.Image(
+                    source=png_data_uri(img, upscale),
+                    hovertemplate=f"{name}<br>{label}<extra></extra>",
+                ),
                 row=r + 1,
                 col=c + 1,
             )

@@ -3,6 +3,8 @@ and the composability grid."""
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -33,8 +35,18 @@ def _add_curve(fig, points: list[Point], region: Regions, col: int, y_title: str
                 fillcolor=REGION_COLOURS[name],
                 line_width=0,
                 layer="below",
-                annotation_text=name,
-                annotation_position="top left",
+                row=1,
+                col=col,
+            )
+            # shapes take data coordinates; annotations on a log axis take log10 of them
+            fig.add_annotation(
+                x=math.log10(x0),
+                y=1,
+                yref="y domain",
+                text=name,
+                showarrow=False,
+                xanchor="left",
+                yanchor="top",
                 row=1,
                 col=col,
             )
