@@ -161,3 +161,14 @@ def test_style_lora_and_fine_tune_train_and_save(tmp_path):
 def test_train_configs_refuse_unknown_styles():
     with pytest.raises(ValueError, match="unknown style 'striped'"):
         TrainConfig(styles=("striped",))
+
+
+def test_learning_rate_schedules_closed_forms():
+    from fastgen.sd.train import learning_rate
+
+    cos = TrainConfig(steps=100, lr=1.0, schedule="cosine")
+    assert learning_rate(cos, 0) == 1.0 and learning_rate(cos, 50) == pytest.approx(0.5)
+    assert learning_rate(cos, 100) == pytest.approx(0.0, abs=1e-12)
+    anneal = TrainConfig(steps=100, lr=1.0, decay_steps=40)
+    assert learning_rate(anneal, 59) == 1.0 and learning_rate(anneal, 60) == 1.0
+    assert learning_rate(anneal, 80) == pytest.approx(0.5)

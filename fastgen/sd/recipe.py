@@ -24,7 +24,7 @@ from fastgen._checks import check_choice
 
 #: stage -> (what it writes in the model folder, default training steps)
 STAGES = {
-    "tiny-sd": ("pipeline", 4500),
+    "tiny-sd": ("pipeline", 6500),
     "judge": ("judge.safetensors", 4000),
     "lcm-lora": ("lcm-lora", 800),
     "style-lora": ("style-lora", 600),

@@ -28,6 +28,7 @@ class TrainConfig:
     batch: int = 64
     lr: float = 1e-3
     schedule: str = "constant"  # or "cosine": decay to 0 over `steps`
+    decay_steps: int = 0  # constant schedule: cosine-decay to 0 over the last `decay_steps`
     styles: tuple[str, ...] = ("filled",)  # each batch draws one style and one background
     backgrounds: tuple[str, ...] = ("black",)
     cfg_dropout: float = 0.1
@@ -44,20 +45,35 @@ class TrainConfig:
             check_choice(background, shapes.BACKGROUNDS, "background")
 
 
-def _pick(options: tuple[str, ...], generator: torch.Generator) -> str:
-    if len(options) == 1:  # draw nothing: single-option streams stay as they were
-        return options[0]
-    return options[int(torch.randint(0, len(options), (1,), generator=generator))]
-
-
 def batches(config: TrainConfig, generator: torch.Generator):
-    """Endless (images in [-1, 1], captions) from the seeded procedural data set."""
+    """Endless (images in [-1, 1], captions) from the seeded procedural data set; with several
+    styles or backgrounds every batch holds an equal share of each combination (whole batches
+    of one look, alternating, kept the autoencoder from learning colour at all)."""
+    looks = [(s, b) for s in config.styles for b in config.backgrounds]
     while True:
         items = shapes.sample_items(config.batch, generator=generator)
-        style = _pick(config.styles, generator)
-        background = _pick(config.backgrounds, generator)
-        images = shapes.render(items, generator=generator, style=style, background=background)
+        shares = torch.tensor_split(torch.arange(config.batch), len(looks))
+        images = torch.cat(
+            [
+                shapes.render(
+                    [items[i] for i in idx.tolist()], generator=generator, style=s, background=b
+                )
+                for (s, b), idx in zip(looks, shares, strict=True)
+                if len(idx)
+            ]
+        )
         yield images * 2 - 1, [i.caption for i in items]
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The schedule: cosine from `lr` to 0 over all steps, or constant with a cosine decay over
+    the last `decay_steps` (annealing; Loshchilov & Hutter 2017)."""
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+    start = config.steps - config.decay_steps
+    if step < start:
+        return config.lr
+    return config.lr * 0.5 * (1 + math.cos(math.pi * (step - start) / config.decay_steps))
 
 
 def _save(path: Path, state: dict) -> None:
@@ -66,15 +82,16 @@ def _save(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def _resume(path: Path, modules: dict, opt, generator) -> int:
+def _resume(path: Path, modules: dict, opt, generator) -> tuple[int, float, float]:
+    """(step, seconds of training so far, last loss) from a checkpoint; (0, 0, nan) without."""
     if not path.exists():
-        return 0
+        return 0, 0.0, float("nan")
     state = torch.load(path, weights_only=False)
     for name, module in modules.items():
         module.load_state_dict(state["modules"][name])
     opt.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"])
-    return state["step"]
+    return state["step"], state.get("seconds", 0.0), state.get("final_loss", float("nan"))
 
 
 def _resumable_loop(
@@ -94,12 +111,12 @@ def _resumable_loop(
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / f"{name}.ckpt"
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-    start = _resume(ckpt, modules, opt, generator)
+    start, before, last = _resume(ckpt, modules, opt, generator)
     data = batches(config, generator)
     for module in modules.values():
         module.train()
     t0 = time.perf_counter()
-    loss = torch.tensor(float("nan"))
+    loss = torch.tensor(last)
     for step in tqdm(
         range(start, config.steps),
         initial=start,
@@ -107,9 +124,8 @@ def _resumable_loop(
         disable=not progress,
         desc=name,
     ):
-        if config.schedule == "cosine":  # a function of the step alone, so resuming is exact
-            for group in opt.param_groups:
-                group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+        for group in opt.param_groups:  # a function of the step alone: resuming is exact
+            group["lr"] = learning_rate(config, step)
         loss = step_fn(next(data))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -122,11 +138,15 @@ def _resumable_loop(
                     "optimizer": opt.state_dict(),
                     "generator": generator.get_state(),
                     "step": step + 1,
+                    "seconds": before + time.perf_counter() - t0,
+                    "final_loss": loss.item(),
                 },
             )
     for module in modules.values():
         module.eval()
-    return {"seconds": time.perf_counter() - t0, "final_loss": loss.item(), **asdict(config)}
+    # seconds: the whole training, across resumed runs
+    seconds = before + time.perf_counter() - t0
+    return {"seconds": seconds, "final_loss": loss.item(), **asdict(config)}
 
 
 def train_vae(vae, config: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
@@ -254,7 +274,7 @@ def save_lora(out_dir: Path, state: dict) -> None:
 
 
 def train_tiny_sd(
-    out_dir: Path, vae_steps: int = 2400, unet_steps: int = 4500, progress: bool = True
+    out_dir: Path, vae_steps: int = 2400, unet_steps: int = 6500, progress: bool = True
 ) -> dict:
     """The whole base-model chain: autoencoder, latent scale, UNet + text encoder; saves the
     pipeline (safetensors) to `out_dir/pipeline` and returns a record of what produced it."""
@@ -275,7 +295,8 @@ def train_tiny_sd(
     vae_record = train_vae(pipe.vae, vae_config, run_dir, progress)
     scale = latent_scale(pipe.vae, torch.Generator().manual_seed(123))
     pipe.vae.register_to_config(scaling_factor=scale)
-    unet_record = train_unet(pipe, TrainConfig(steps=unet_steps, lr=5e-4), run_dir, progress)
+    unet_config = TrainConfig(steps=unet_steps, lr=5e-4, decay_steps=min(2000, unet_steps))
+    unet_record = train_unet(pipe, unet_config, run_dir, progress)
     pipe.save_pretrained(out_dir / "pipeline", safe_serialization=True)
     return {
         "seconds": vae_record["seconds"] + unet_record["seconds"],

@@ -1,0 +1,101 @@
+"""The shipped tiny model: it loads offline, `generate` works from the command line, and the
+weights still meet the figures on their model card (card.json, written by the bench)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from fastgen.sd import pipeline as sd
+from fastgen.sd.bench import BASE, lcm
+from fastgen.sd.evaluate import evaluate, load_tiny_judge
+from fastgen.sd.recipe import STAGES, read_record
+
+MODEL = sd.tiny_model_dir()
+CARD = json.loads((MODEL / "card.json").read_text())
+
+
+def card_row(label: str) -> dict:
+    return next(r for r in CARD["rows"] if r["label"] == label)
+
+
+def test_every_stage_is_shipped_with_its_record():
+    record = read_record(MODEL)
+    for stage, (path, _) in STAGES.items():
+        assert (MODEL / path).exists(), path
+        assert {"command", "seconds", "versions", "date"} <= set(record[stage]), stage
+    files = [p for p in MODEL.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix in {".bin", ".pt", ".ckpt", ".pkl"}]
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    torch.set_num_threads(2)
+    pipe = sd.load_pipeline("tiny")
+    sd.load_adapter(pipe, "lcm")
+    return pipe
+
+
+@pytest.mark.parametrize("setting", [BASE, lcm(4)], ids=lambda s: s.name)
+def test_the_weights_meet_their_card(loaded, setting):
+    """Same settings, seeds and judge as the card: accuracy within 2 points of it."""
+    result = evaluate(loaded, load_tiny_judge(), setting, seeds=CARD["seeds"])
+    row = card_row(setting.name)
+    assert result.all_correct == pytest.approx(row["all_correct"], abs=0.02)
+    for key in ("colour", "shape", "position"):
+        assert result.accuracy[key] == pytest.approx(row["accuracy"][key], abs=0.02), key
+
+
+def test_the_base_model_follows_the_prompt():
+    base = card_row(BASE.name)
+    assert min(base["accuracy"][k] for k in ("colour", "shape", "position")) >= 0.95
+
+
+def test_lcm_lora_earns_its_place():
+    """Faster than DPM-Solver++ 20 by 4x or more, better than the plain LCM scheduler at the
+    same 4 steps, and softer at 1 step."""
+    base, lcm4 = card_row(BASE.name), card_row(lcm(4).name)
+    plain = card_row("base, LCMScheduler 4, no adapter")
+    assert base["ms_per_image"] / lcm4["ms_per_image"] >= 4
+    assert lcm4["all_correct"] > plain["all_correct"] and lcm4["distance"] < plain["distance"]
+    one = card_row(lcm(1).name)
+    assert one["all_correct"] < lcm4["all_correct"] and one["distance"] > lcm4["distance"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the shipped LCM-LoRA at 4 steps is about 9 points below DPM-Solver++ 20 on "
+    "all-attributes accuracy (mostly shape); the target is 5. A longer distillation should "
+    "close it; when it does, this test passes and strict xfail makes CI say so.",
+)
+def test_lcm_lora_is_within_five_points_of_the_full_sampler():
+    base, lcm4 = card_row(BASE.name), card_row(lcm(4).name)
+    assert lcm4["all_correct"] >= base["all_correct"] - 0.05
+
+
+def test_speed_and_style_compose():
+    both, style = card_row(lcm(4, style=1.0).name), card_row("style LoRA, DPM-Solver++ 20")
+    assert both["accuracy"]["style"] >= 0.9
+    assert both["all_correct"] >= style["all_correct"] - 0.10
+
+
+def test_generate_from_the_command_line(tmp_path):
+    out = tmp_path / "img.png"
+    cmd = [sys.executable, "-m", "fastgen", "generate", "--prompt", "a red triangle on the left"]
+    cmd += ["--scheduler", "lcm", "--steps", "4", "--lora", "lcm", "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["adapters"] == {"lcm": 1.0} and record["guidance"] == 1.0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_generate_says_what_was_wrong(tmp_path):
+    cmd = [sys.executable, "-m", "fastgen", "generate", "--prompt", "a purple hexagon"]
+    done = subprocess.run(cmd + ["--out", str(tmp_path / "x.png")], capture_output=True, text=True)
+    assert done.returncode != 0 and "not one this data set can draw" in done.stderr
+    assert not list(tmp_path.iterdir())
