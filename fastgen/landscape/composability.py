@@ -33,8 +33,9 @@ def _cells() -> dict[tuple[str, str], Cell]:
         ),
         ("solver", "flow"): Cell(
             "compose",
-            "A solver integrates whatever ODE the model defines; a straighter ODE (flow "
-            "matching) is easier to integrate in few steps.",
+            "A solver integrates whatever ODE the model defines, a flow-matching model's "
+            "included; how much the straighter path helps depends on the model (on this toy "
+            "the two teachers are close).",
             "solver_on_teachers",
         ),
         ("solver", "consistency"): Cell(

@@ -130,7 +130,9 @@ def architecture_mismatch() -> str:
     try:
         sd.load_adapter(loaded, "lcm")
     except (RuntimeError, ValueError) as err:
-        return str(err).strip().splitlines()[0][:300]
+        lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+        detail = next((line for line in lines if "size mismatch" in line), "")
+        return "\n".join(filter(None, [lines[0], detail[:300]]))
     raise AssertionError("a LoRA for one UNet shape loaded into another")
 
 
