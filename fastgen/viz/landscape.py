@@ -78,12 +78,18 @@ def curve_figure(
     fig = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=["toy 2D (two moons)", f"Stable Diffusion ({sd_caption})"],
+        subplot_titles=["toy 2D (two moons)", f"Stable Diffusion ({sd_caption})"[:60]],
         horizontal_spacing=0.1,
     )
-    _add_curve(fig, toy, toy_regions, 1, "distance to data (lower is better)")
+    _add_curve(fig, toy, toy_regions, 1, "distance to data (log, lower is better)")
     _add_curve(fig, sd, sd_regions, 2, "% of images with a wrong attribute")
-    fig.update_layout(template="fastgen", height=560, margin=dict(t=130))
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(
+        template="fastgen",
+        height=620,
+        margin=dict(t=60, b=170),
+        legend=dict(orientation="h", x=0, y=-0.2, yanchor="top"),
+    )
     return fig
 
 
