@@ -26,7 +26,7 @@ SLOW_STEPS = 1000
 def toy_points(bench: dict, slow: float) -> list[Point]:
     """Quality-speed points from a toy bench result (`fastgen.toy2d.bench.run`) plus the
     1000-step Euler reference `slow` (its distance); loss = distance to held-out data."""
-    points = [Point("teacher, Euler", SLOW_STEPS, slow, "Euler 1000 steps")]
+    points = [Point("teacher, euler", SLOW_STEPS, slow, "teacher, euler, 1000 NFE")]
     for r in bench["rows"]:
         method = f"teacher, {r['sampler']}" if r["method"] == "teacher" else r["method"].upper()
         points.append(Point(method, r["nfe"], r["distance"], f"{method}, {r['nfe']} NFE"))

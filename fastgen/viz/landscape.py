@@ -40,12 +40,12 @@ def _add_curve(fig, points: list[Point], region: Regions, col: int, y_title: str
             )
             # shapes take data coordinates; annotations on a log axis take log10 of them
             fig.add_annotation(
-                x=math.log10(x0),
+                x=(math.log10(x0) + math.log10(x1)) / 2,  # the middle of the region
                 y=1,
                 yref="y domain",
                 text=name,
                 showarrow=False,
-                xanchor="left",
+                xanchor="center",
                 yanchor="top",
                 row=1,
                 col=col,
