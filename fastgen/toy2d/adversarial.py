@@ -62,6 +62,15 @@ class AdversarialConfig:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight!r}")
 
 
+def build_adversarial_student(config: AdversarialConfig) -> ConsistencyModel:
+    """An untrained student of the right shape: the consistency model's architecture for `add`
+    (it starts from its weights), a freshly initialised MLP for `gan`."""
+    if config.mode == "add":
+        return build_student(config.base)
+    fresh = ConsistencyConfig(method="ct", teacher=None, dataset=config.base.dataset)
+    return build_student(fresh)
+
+
 def discriminator(hidden: int = 128) -> nn.Module:
     """An MLP critic on 2D points: real or generated?"""
     return nn.Sequential(
@@ -110,8 +119,7 @@ def train_adversarial(
     if config.mode == "add":
         student = copy.deepcopy(base).requires_grad_(True).train()
     else:
-        fresh = ConsistencyConfig(method="ct", teacher=None, dataset=config.base.dataset)
-        student = build_student(fresh)
+        student = build_adversarial_student(config)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed + 1)
         critic = discriminator(config.hidden)

@@ -35,14 +35,9 @@ def get_consistency(
 
 def get_adversarial(config, progress: bool = False) -> tuple[ConsistencyModel, dict]:
     """The trained one-step adversarial student for an `AdversarialConfig` and its record."""
-    from fastgen.toy2d.adversarial import train_adversarial
+    from fastgen.toy2d.adversarial import build_adversarial_student, train_adversarial
 
-    model = build_student(config.base)
-    if config.mode == "gan":
-        from fastgen.toy2d.distill import ConsistencyConfig
-
-        fresh = ConsistencyConfig(method="ct", teacher=None, dataset=config.base.dataset)
-        model = build_student(fresh)
+    model = build_adversarial_student(config)
     record = store.load(config, model)
     if record is None:
         base = get_consistency(config.base, progress)[0]
