@@ -49,6 +49,9 @@ SUITE = [
     ),
 ]
 
+#: every adapter some row of the suite activates, in the order the tier defines them
+SUITE_ADAPTERS = [n for n in sd.TINY_ADAPTERS if any(n in s.adapters for _, s, _, _ in SUITE)]
+
 
 def run_suite(tier: str = "auto", seeds: int = 4, progress=print) -> dict:
     """Every row of the suite on one tier: {"tier", "model", "device", "rows": [...]}."""
@@ -60,9 +63,8 @@ def run_suite(tier: str = "auto", seeds: int = 4, progress=print) -> dict:
             continue  # the GPU tier has no paper fine-tune of SD v1.5 to compare
         if variant not in loaded:
             loaded[variant] = sd.load_pipeline(tier, variant=variant)
-            for name in sd.TINY_ADAPTERS:
-                if name in {n for _, s, _, _ in SUITE for n in s.adapters}:
-                    sd.load_adapter(loaded[variant], name)
+            for name in SUITE_ADAPTERS:
+                sd.load_adapter(loaded[variant], name)
         result = evaluate(
             loaded[variant], judge, setting, seeds=seeds, style=style, background=background
         )

@@ -45,14 +45,8 @@ def render_card(model_dir: Path) -> str:
         steps = r.get("steps")
         if stage == "tiny-sd":
             steps = f"VAE {base['vae']['steps']}, UNet {base['unet']['steps']}"
-            seconds = base["vae"]["seconds"] + base["unet"]["seconds"]
-        else:
-            seconds = r["seconds"]
-        lines.append(f"| {stage} | `{path}` | {steps} | {seconds:.0f} s | `{r['command']}` |")
-    total = sum(
-        base["vae"]["seconds"] + base["unet"]["seconds"] if s == "tiny-sd" else record[s]["seconds"]
-        for s in STAGES
-    )
+        lines.append(f"| {stage} | `{path}` | {steps} | {r['seconds']:.0f} s | `{r['command']}` |")
+    total = sum(record[s]["seconds"] for s in STAGES)
     v = base["versions"]
     lines += [
         "",

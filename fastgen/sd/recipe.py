@@ -15,7 +15,6 @@ import datetime
 import json
 import os
 import platform
-import shutil
 from pathlib import Path
 
 import torch
@@ -100,7 +99,7 @@ def run_stage(
     if stage == "tiny-sd":
         # built in the work folder and moved into place whole
         record = train.train_tiny_sd(work_dir, vae_steps, steps, progress)
-        _replace(work_dir / "pipeline", model_dir / "pipeline")
+        train.replace_dir(work_dir / "pipeline", model_dir / "pipeline")
         command += f" --vae-steps {vae_steps}"
     elif stage == "judge":
         judge, record = judge_mod.train_judge(steps=steps)
@@ -124,7 +123,7 @@ def run_stage(
         config = train.TrainConfig(steps=steps, batch=64, lr=2e-4, backgrounds=("paper",))
         record = train.finetune_unet(pipe, config, work_dir, "paper", progress)
         pipe.unet.save_pretrained(work_dir / "paper-unet", safe_serialization=True)
-        _replace(work_dir / "paper-unet", model_dir / "paper-unet")
+        train.replace_dir(work_dir / "paper-unet", model_dir / "paper-unet")
     record = {
         **record,
         "command": command,
@@ -150,13 +149,3 @@ def _fingerprint(stage: str, model_dir: Path) -> str:
         for file in sorted((model_dir / "pipeline").rglob("*.safetensors")):
             h.update(file.read_bytes())
     return h.hexdigest()[:12]
-
-
-def _replace(src: Path, dst: Path) -> None:
-    """Move a finished folder over the old one (never a half-written folder in its place)."""
-    old = dst.with_name(dst.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dst.exists():
-        os.replace(dst, old)
-    shutil.move(str(src), str(dst))
-    shutil.rmtree(old, ignore_errors=True)

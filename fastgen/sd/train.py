@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -262,15 +263,22 @@ def save_lora(out_dir: Path, state: dict) -> None:
     (diffusers' `convert_state_dict_to_diffusers` rewrites attention keys to an older form that
     `load_lora_weights` then drops with only a warning.) Written to a temporary folder and moved
     into place, so an interrupted save leaves no half-written adapter."""
-    import shutil
-
     from diffusers import StableDiffusionPipeline
 
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=state, safe_serialization=True)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
+    replace_dir(tmp, out_dir)
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move a finished folder over the old one (never a half-written folder in its place)."""
+    old = dst.with_name(dst.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        os.replace(dst, old)
+    shutil.move(str(src), str(dst))
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def train_tiny_sd(
