@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="model folder (default: the shipped)")
     p.add_argument("--work", type=Path, default=Path("_build/sd-train"), help="checkpoints")
     p.add_argument("--steps", type=int, default=None, help="training steps (default per stage)")
-    p.add_argument("--vae-steps", type=int, default=2400, help="tiny-sd: autoencoder steps")
+    p.add_argument("--vae-steps", type=int, default=None, help="tiny-sd: autoencoder steps")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_cmd_train)
 

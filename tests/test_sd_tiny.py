@@ -158,9 +158,13 @@ def test_style_lora_and_fine_tune_train_and_save(tmp_path):
     assert any(not torch.equal(v, before[k]) for k, v in after.items())
 
 
-def test_train_configs_refuse_unknown_styles():
+def test_train_configs_refuse_unknown_styles_and_schedules():
+    from fastgen.sd.lcm import LCMLoRAConfig
+
     with pytest.raises(ValueError, match="unknown style 'striped'"):
         TrainConfig(styles=("striped",))
+    with pytest.raises(ValueError, match="schedule"):
+        LCMLoRAConfig(schedule="linear")
 
 
 def test_learning_rate_schedules_closed_forms():
@@ -172,3 +176,48 @@ def test_learning_rate_schedules_closed_forms():
     anneal = TrainConfig(steps=100, lr=1.0, decay_steps=40)
     assert learning_rate(anneal, 59) == 1.0 and learning_rate(anneal, 60) == 1.0
     assert learning_rate(anneal, 80) == pytest.approx(0.5)
+    # the LCM-LoRA distillation shares the schedule
+    from fastgen.sd.lcm import LCMLoRAConfig
+
+    lcm = LCMLoRAConfig(steps=100, lr=1.0)
+    assert learning_rate(lcm, 25) == pytest.approx(0.5 * (1 + 2**-0.5))
+
+
+@pytest.mark.parametrize("target_ema", [0.0, 0.95], ids=["student-target", "ema-target"])
+def test_lcm_lora_distils_with_either_target(tmp_path, target_ema):
+    """Both targets of the distillation run and save a LoRA; the base weights are untouched."""
+    from safetensors.torch import load_file
+
+    from fastgen.sd.lcm import LCMLoRAConfig, train_lcm_lora
+
+    pipe = build_pipeline()
+    before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
+    config = LCMLoRAConfig(steps=2, batch=2, target_ema=target_ema)
+    record = train_lcm_lora(pipe, config, tmp_path / "lora", False)
+    saved = load_file(str(tmp_path / "lora" / "pytorch_lora_weights.safetensors"))
+    assert record["target_ema"] == target_ema and record["lora_parameters"] > 0
+    assert sum(v.numel() for v in saved.values()) == record["lora_parameters"]
+    for k, v in pipe.unet.state_dict().items():
+        torch.testing.assert_close(v, before[k.replace(".base_layer", "")])
+
+
+def test_adapters_start_from_their_seed_not_the_global_generator():
+    """peft draws LoRA matrices from torch's global generator, so two runs of one training
+    command started from different adapters; `add_seeded_adapter` draws them from the seed."""
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from fastgen.sd.lcm import LORA_TARGETS
+    from fastgen.sd.train import add_seeded_adapter
+
+    def adapter(global_seed, seed, init):
+        torch.manual_seed(global_seed)
+        unet = build_pipeline().unet
+        config = LoraConfig(r=4, lora_alpha=4, target_modules=LORA_TARGETS, init_lora_weights=init)
+        add_seeded_adapter(unet, config, seed)
+        return get_peft_model_state_dict(unet)
+
+    for init in ("gaussian", True):  # the LCM-LoRA's and the style LoRA's
+        a, b, other = adapter(1, 0, init), adapter(2, 0, init), adapter(1, 1, init)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert not all(torch.equal(a[k], other[k]) for k in a)

@@ -1,7 +1,8 @@
 """LCM-LoRA at tiny scale: latent consistency distillation into a LoRA on the UNet (Luo et al.
 2023a, algorithm 1; Luo et al. 2023b), following the recipe of diffusers'
 `train_lcm_distill_lora_sd`: a skipping-step DDIM solver on the frozen teacher, a
-guidance-augmented target, c_skip / c_out boundary scalings, and a pseudo-Huber or L2 loss.
+guidance-augmented target, c_skip / c_out boundary scalings, and a pseudo-Huber or L2 loss;
+optionally with LCM's EMA target network in place of the student itself.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from pathlib import Path
 
 import torch
 
-from fastgen._checks import check_choice, check_steps
-from fastgen.sd.train import TrainConfig, batches, encode_prompts, save_lora
+from fastgen._checks import check_choice, check_range, check_steps
+from fastgen.sd.train import (
+    TrainConfig,
+    add_seeded_adapter,
+    batches,
+    encode_prompts,
+    learning_rate,
+    save_lora,
+)
+from fastgen.toy2d.ema import EMA
 
 #: Modules that get LoRA matrices (attention, feed-forward, resnet convolutions, projections).
 LORA_TARGETS = [
@@ -39,21 +48,31 @@ LORA_TARGETS = [
 class LCMLoRAConfig:
     """One LCM-LoRA distillation run."""
 
-    steps: int = 1500
+    steps: int = 1200
     batch: int = 32
     lr: float = 1e-3
+    schedule: str = "cosine"  # or "constant" (see `fastgen.sd.train.learning_rate`)
+    decay_steps: int = 0
     rank: int = 16
     ddim_timesteps: int = 50
-    w_min: float = 2.0
-    w_max: float = 6.0
+    # guidance w (CFG scale w + 1) drawn per sample. On the tiny model [5, 9] got a quarter of
+    # the colours wrong at 4 steps; [1, 3] scored 1.6 points above [2, 6] (within noise)
+    w_min: float = 1.0
+    w_max: float = 3.0
     distance: str = "huber"
     huber_c: float = 0.001
     timestep_scaling: float = 10.0
+    # 0: the target is the student itself, as in diffusers' LCM-LoRA script; mu > 0: an EMA copy,
+    # as in LCM (Luo et al. 2023a, algorithm 1, mu = 0.95). On the tiny model the EMA target cut
+    # the 4-step Frechet distance from 130 to 107 at the same accuracy.
+    target_ema: float = 0.95
     seed: int = 0
 
     def __post_init__(self):
         check_steps(self.steps, "steps")
         check_choice(self.distance, ("huber", "l2"), "distance")
+        check_choice(self.schedule, ("constant", "cosine"), "schedule")
+        check_range(self.target_ema, 0.0, 1.0, "target_ema")
 
 
 def boundary_scalings(t: torch.Tensor, scaling: float = 10.0, sigma_data: float = 0.5):
@@ -78,15 +97,18 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
     teacher = copy.deepcopy(pipe.unet).requires_grad_(False).eval()
     unet = pipe.unet
     unet.requires_grad_(False)
-    unet.add_adapter(
+    add_seeded_adapter(
+        unet,
         LoraConfig(
             r=config.rank,
             lora_alpha=config.rank,
             target_modules=LORA_TARGETS,
             init_lora_weights="gaussian",
-        )
+        ),
+        config.seed,
     )
     params = [p for p in unet.parameters() if p.requires_grad]
+    ema = EMA(unet, config.target_ema) if config.target_ema else None
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     alphas = pipe.scheduler.alphas_cumprod
     n_train = pipe.scheduler.config.num_train_timesteps
@@ -99,7 +121,9 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
         uncond = encode_prompts(pipe, [""] * config.batch)
     unet.train()
     start = time.perf_counter()
-    for _ in tqdm(range(config.steps), disable=not progress, desc="lcm-lora"):
+    for step in tqdm(range(config.steps), disable=not progress, desc="lcm-lora"):
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(config, step)
         x, captions = next(data)
         with torch.no_grad():
             latents = pipe.vae.encode(x).latent_dist.sample(generator=g) * scale
@@ -126,11 +150,11 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
             e_g = e_c + w * (e_c - e_u)
             a_prev = alphas[t_prev].view(-1, 1, 1, 1)
             x_prev = a_prev.sqrt() * x0_g + (1 - a_prev).sqrt() * e_g
-            # target: the student itself at t_prev, no gradient (LCM-LoRA uses no EMA copy)
+            # target: the student (or its EMA) at t_prev, no gradient
             cs, co = (
                 v.view(-1, 1, 1, 1) for v in boundary_scalings(t_prev, config.timestep_scaling)
             )
-            e_p = unet(x_prev, t_prev, encoder_hidden_states=cond).sample
+            e_p = (ema.model if ema else unet)(x_prev, t_prev, encoder_hidden_states=cond).sample
             target = cs * x_prev + co * _x0(e_p, t_prev, x_prev, alphas)
         if config.distance == "l2":
             loss = ((pred - target) ** 2).mean()
@@ -139,6 +163,8 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if ema:
+            ema.update(unet)
     unet.eval()
     seconds = time.perf_counter() - start
     lora_state = get_peft_model_state_dict(unet)

@@ -66,9 +66,10 @@ def batches(config: TrainConfig, generator: torch.Generator):
         yield images * 2 - 1, [i.caption for i in items]
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
+def learning_rate(config, step: int) -> float:
     """The schedule: cosine from `lr` to 0 over all steps, or constant with a cosine decay over
-    the last `decay_steps` (annealing; Loshchilov & Hutter 2017)."""
+    the last `decay_steps` (annealing; Loshchilov & Hutter 2017). `config` is any config with
+    `lr`, `steps`, `schedule` and `decay_steps`."""
     if config.schedule == "cosine":
         return config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))
     start = config.steps - config.decay_steps
@@ -243,8 +244,10 @@ def train_style_lora(
     g = torch.Generator().manual_seed(config.seed + 3)
     pipe.unet.requires_grad_(False)
     pipe.text_encoder.requires_grad_(False)
-    pipe.unet.add_adapter(
-        LoraConfig(r=rank, lora_alpha=rank, target_modules=LORA_TARGETS, init_lora_weights=True)
+    add_seeded_adapter(
+        pipe.unet,
+        LoraConfig(r=rank, lora_alpha=rank, target_modules=LORA_TARGETS, init_lora_weights=True),
+        config.seed,
     )
     params = [p for p in pipe.unet.parameters() if p.requires_grad]
     step = _denoising_step(pipe, config, g)
@@ -255,6 +258,14 @@ def train_style_lora(
     save_lora(out_dir, state)
     pipe.unet.delete_adapters("default")
     return {**record, "rank": rank, "lora_parameters": sum(v.numel() for v in state.values())}
+
+
+def add_seeded_adapter(unet, lora_config, seed: int) -> None:
+    """`unet.add_adapter` with its random initialisation drawn from `seed` (peft draws from the
+    global generator, which made two identical training runs differ)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        unet.add_adapter(lora_config)
 
 
 def save_lora(out_dir: Path, state: dict) -> None:
