@@ -66,12 +66,6 @@ def test_lcm_lora_earns_its_place():
     assert one["all_correct"] < lcm4["all_correct"] and one["distance"] > lcm4["distance"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped LCM-LoRA at 4 steps is about 9 points below DPM-Solver++ 20 on "
-    "all-attributes accuracy (mostly shape); the target is 5. A longer distillation should "
-    "close it; when it does, this test passes and strict xfail makes CI say so.",
-)
 def test_lcm_lora_is_within_five_points_of_the_full_sampler():
     base, lcm4 = card_row(BASE.name), card_row(lcm(4).name)
     assert lcm4["all_correct"] >= base["all_correct"] - 0.05
