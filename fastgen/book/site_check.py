@@ -69,7 +69,15 @@ _PAGE_PROBE = r"""
     const a = lum(rgb(getComputedStyle(text).fill)), b = lum(backdrop(d));
     return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05) < 3;
   }).map(d => d.id);
-  return {charts: charts.length, undrawn, broken, empty, downloads, lowContrast};
+  // a MyST role that was not parsed (a missing backtick) shows as raw text, e.g. {glue:text}`x
+  const rawRoles = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement.closest('pre, code, script, style')) continue;
+    rawRoles.push(...(node.textContent.match(/\{[a-z-]+(:[a-z-]+)?\}`[^`\s]*/g) || []));
+  }
+  return {charts: charts.length, undrawn, broken, empty, downloads, lowContrast, rawRoles};
 }
 """
 
@@ -87,6 +95,7 @@ class PageReport:
     dead_downloads: list[str] = field(default_factory=list)
     low_contrast_charts: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    raw_roles: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
 
     @property
@@ -102,6 +111,8 @@ class PageReport:
             out.append(f"chart text unreadable (contrast < 3:1): {self.low_contrast_charts}")
         if self.dead_downloads:
             out.append(f"dead download links: {self.dead_downloads}")
+        if self.raw_roles:
+            out.append(f"MyST roles shown as raw text (a missing backtick?): {self.raw_roles}")
         if self.console_errors:
             out.append(f"JavaScript console errors: {self.console_errors}")
         if self.external_requests:
@@ -204,6 +215,7 @@ def _check_page(
     report.broken_images = probe["broken"]
     report.empty_outputs = probe["empty"]
     report.low_contrast_charts = probe["lowContrast"]
+    report.raw_roles = probe["rawRoles"]
     for href in probe["downloads"]:
         response = page.request.get(href)
         if not response.ok:

@@ -8,6 +8,8 @@ import os
 import platform
 import statistics
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +91,24 @@ def resolve_tier(tier: str = "auto", sd_path: str | None = None) -> str:
     return "gpu" if torch.cuda.is_available() and _gpu_weights_present(sd_path) else "tiny"
 
 
+@contextmanager
+def _quiet_loading():
+    """Load without progress bars in page outputs, and without diffusers' warning that a LoRA
+    has no text-encoder weights (true of every adapter here: they adapt the UNet only)."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="No LoRA keys associated to CLIPTextModel")
+            yield
+    finally:
+        diffusers_logging.enable_progress_bar()
+        transformers_logging.enable_progress_bar()
+
+
 def load_pipeline(
     tier: str = "auto", *, variant: str = "base", sd_path: str | None = None
 ) -> Loaded:
@@ -109,13 +129,14 @@ def load_pipeline(
                 f"no tiny model at {path}; train it with `python -m fastgen train tiny-sd "
                 f"--out {tiny_model_dir()}` or set ${TINY_ENV}"
             )
-        pipe = StableDiffusionPipeline.from_pretrained(
-            path,
-            use_safetensors=True,
-            local_files_only=True,
-            safety_checker=None,
-            requires_safety_checker=False,
-        )
+        with _quiet_loading():
+            pipe = StableDiffusionPipeline.from_pretrained(
+                path,
+                use_safetensors=True,
+                local_files_only=True,
+                safety_checker=None,
+                requires_safety_checker=False,
+            )
         pipe.set_progress_bar_config(disable=True)
         model_id = "fastgen tiny-sd"
         if TINY_VARIANTS[variant] is not None:
@@ -127,7 +148,8 @@ def load_pipeline(
                     f"no {variant!r} variant at {unet_path}; train it with "
                     f"`python -m fastgen train {variant} --out {tiny_model_dir()}`"
                 )
-            pipe.unet = UNet2DConditionModel.from_pretrained(unet_path, use_safetensors=True)
+            with _quiet_loading():
+                pipe.unet = UNet2DConditionModel.from_pretrained(unet_path, use_safetensors=True)
             model_id += f" ({variant} fine-tune)"
         return Loaded(pipe, "tiny", model_id, "cpu", variant)
     if not torch.cuda.is_available():
@@ -138,14 +160,15 @@ def load_pipeline(
             f"outside the build: `huggingface-cli download {SD15_ID}` and "
             f"`huggingface-cli download {LCM_LORA_SD15_ID}`, or pass sd_path=<local folder>"
         )
-    pipe = StableDiffusionPipeline.from_pretrained(
-        sd_path or SD15_ID,
-        torch_dtype=torch.float16,
-        use_safetensors=True,
-        local_files_only=True,
-        safety_checker=None,
-        requires_safety_checker=False,
-    ).to("cuda")
+    with _quiet_loading():
+        pipe = StableDiffusionPipeline.from_pretrained(
+            sd_path or SD15_ID,
+            torch_dtype=torch.float16,
+            use_safetensors=True,
+            local_files_only=True,
+            safety_checker=None,
+            requires_safety_checker=False,
+        ).to("cuda")
     pipe.set_progress_bar_config(disable=True)
     return Loaded(pipe, "gpu", sd_path or SD15_ID, "cuda")
 
@@ -181,9 +204,10 @@ def load_adapter(loaded: Loaded, name: str, path: str | Path | None = None) -> N
     """Load a LoRA (safetensors only) under `name` (from `adapter_source` when no path is
     given); it starts active at weight 1."""
     path = adapter_source(loaded, name) if path is None else path
-    loaded.pipe.load_lora_weights(
-        str(path), adapter_name=name, use_safetensors=True, local_files_only=True
-    )
+    with _quiet_loading():
+        loaded.pipe.load_lora_weights(
+            str(path), adapter_name=name, use_safetensors=True, local_files_only=True
+        )
     loaded.adapters[name] = str(path)
 
 
