@@ -155,3 +155,28 @@ def test_bad_inputs_raise_value_errors(loaded, kwargs, message):
 def test_too_long_prompts_are_refused(loaded):
     with pytest.raises(ValueError, match="the tokenizer allows 16"):
         sd.generate(loaded, "a red circle on the left " * 4, steps=1, repeats=1)
+
+
+def test_loading_adapters_drops_only_the_notes_that_are_true_of_every_adapter(loaded, tiny_dir):
+    """No text-encoder keys and a second named adapter are expected here; any other diffusers
+    warning (such as LoRA keys that did not load) still reaches the reader."""
+    import io
+    import logging
+    import warnings
+
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)  # beside diffusers' own stderr handler
+    logging.getLogger("diffusers").addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sd.load_adapter(loaded, "lcm", tiny_dir / "lora")
+            sd.load_adapter(loaded, "style", tiny_dir / "lora")
+        with sd._quiet_loading():
+            logging.getLogger("diffusers.loaders.peft").warning("some LoRA keys were not loaded")
+    finally:
+        logging.getLogger("diffusers").removeHandler(handler)
+        sd.unload_adapters(loaded)
+    assert "No LoRA keys associated" not in log.getvalue()
+    assert "some LoRA keys were not loaded" in log.getvalue()
+    assert not [w for w in caught if "Already found a `peft_config`" in str(w.message)]

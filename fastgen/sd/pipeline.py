@@ -4,6 +4,7 @@ record of what ran. The same functions drive the tiny CPU model and SD v1.5 on a
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import statistics
@@ -91,20 +92,33 @@ def resolve_tier(tier: str = "auto", sd_path: str | None = None) -> str:
     return "gpu" if torch.cuda.is_available() and _gpu_weights_present(sd_path) else "tiny"
 
 
+class _DropNoTextEncoderKeys(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No LoRA keys associated to CLIPTextModel")
+
+
 @contextmanager
 def _quiet_loading():
-    """Load without progress bars in page outputs, and without diffusers' warning that a LoRA
-    has no text-encoder weights (true of every adapter here: they adapt the UNet only)."""
+    """Load without progress bars in page outputs, without diffusers' note that a LoRA has no
+    text-encoder weights (true of every adapter here: they adapt the UNet only) and without
+    peft's note that a second named adapter joins the first (that is the point). Every other
+    warning, such as LoRA keys that did not load, still shows."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
+    handlers = logging.getLogger("diffusers").handlers
+    drop = _DropNoTextEncoderKeys()
+    for handler in handlers:
+        handler.addFilter(drop)
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="No LoRA keys associated to CLIPTextModel")
+            warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
             yield
     finally:
+        for handler in handlers:
+            handler.removeFilter(drop)
         diffusers_logging.enable_progress_bar()
         transformers_logging.enable_progress_bar()
 
