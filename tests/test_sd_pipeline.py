@@ -180,3 +180,16 @@ def test_loading_adapters_drops_only_the_notes_that_are_true_of_every_adapter(lo
     assert "No LoRA keys associated" not in log.getvalue()
     assert "some LoRA keys were not loaded" in log.getvalue()
     assert not [w for w in caught if "Already found a `peft_config`" in str(w.message)]
+    # the progress bars come back as the caller had them, off included
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()
+    try:
+        with sd._quiet_loading():
+            pass
+        assert not diffusers_logging.is_progress_bar_enabled()
+    finally:
+        diffusers_logging.enable_progress_bar()
+    with sd._quiet_loading():
+        pass
+    assert diffusers_logging.is_progress_bar_enabled()

@@ -106,8 +106,11 @@ def _quiet_loading():
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
+    bars = [
+        (lib, lib.is_progress_bar_enabled()) for lib in (diffusers_logging, transformers_logging)
+    ]
+    for lib, _ in bars:
+        lib.disable_progress_bar()
     handlers = logging.getLogger("diffusers").handlers
     drop = _DropNoTextEncoderKeys()
     for handler in handlers:
@@ -119,8 +122,9 @@ def _quiet_loading():
     finally:
         for handler in handlers:
             handler.removeFilter(drop)
-        diffusers_logging.enable_progress_bar()
-        transformers_logging.enable_progress_bar()
+        for lib, enabled in bars:  # as the caller had them
+            if enabled:
+                lib.enable_progress_bar()
 
 
 def load_pipeline(

@@ -292,11 +292,10 @@ def replace_dir(src: Path, dst: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def train_tiny_sd(
-    out_dir: Path, vae_steps: int = 2400, unet_steps: int = 6500, progress: bool = True
-) -> dict:
+def train_tiny_sd(out_dir: Path, vae_steps: int, unet_steps: int, progress: bool = True) -> dict:
     """The whole base-model chain: autoencoder, latent scale, UNet + text encoder; saves the
-    pipeline (safetensors) to `out_dir/pipeline` and returns a record of what produced it."""
+    pipeline (safetensors) to `out_dir/pipeline` and returns a record of what produced it.
+    (The shipped step counts live in `fastgen.sd.recipe`.)"""
     from fastgen.sd.tiny import TinySDConfig, build_pipeline
 
     config = TinySDConfig()
