@@ -143,7 +143,7 @@ def test_style_lora_and_fine_tune_train_and_save(tmp_path):
 
     pipe = build_pipeline()
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
-    cfg = TrainConfig(steps=2, batch=2, styles=("outlined",))
+    cfg = TrainConfig(steps=2, batch=2, pool=4, styles=("outlined",))
     record = train_style_lora(pipe, cfg, 4, tmp_path / "work", tmp_path / "style", False)
     saved = load_file(str(tmp_path / "style" / "pytorch_lora_weights.safetensors"))
     assert record["lora_parameters"] == sum(v.numel() for v in saved.values()) > 0
@@ -152,7 +152,7 @@ def test_style_lora_and_fine_tune_train_and_save(tmp_path):
     for k, v in pipe.unet.state_dict().items():
         torch.testing.assert_close(v, before[k.replace(".base_layer", "")])
     finetune_unet(
-        pipe, TrainConfig(steps=1, batch=2, backgrounds=("paper",)), tmp_path, "ft", False
+        pipe, TrainConfig(steps=1, batch=2, pool=4, backgrounds=("paper",)), tmp_path, "ft", False
     )
     after = {k.replace(".base_layer", ""): v for k, v in pipe.unet.state_dict().items()}
     assert any(not torch.equal(v, before[k]) for k, v in after.items())
@@ -221,3 +221,74 @@ def test_adapters_start_from_their_seed_not_the_global_generator():
         a, b, other = adapter(1, 0, init), adapter(2, 0, init), adapter(1, 1, init)
         assert all(torch.equal(a[k], b[k]) for k in a)
         assert not all(torch.equal(a[k], other[k]) for k in a)
+
+
+def test_loss_weights_closed_forms():
+    from fastgen.sd.tiny import training_scheduler
+    from fastgen.sd.train import loss_weights
+
+    a = training_scheduler().alphas_cumprod
+    t = torch.arange(1000)
+    snr = a / (1 - a)
+    hi, lo = snr > 5, snr < 1
+    torch.testing.assert_close(loss_weights(a, t, "epsilon"), torch.ones(1000))
+    # min-SNR: 1 where SNR <= gamma (high noise), gamma / SNR where the signal dominates
+    w = loss_weights(a, t, "min-snr", 5.0)
+    torch.testing.assert_close(w[~hi], torch.ones(int((~hi).sum())))
+    torch.testing.assert_close(w[hi], 5 / snr[hi])
+    # truncated SNR: 1 / SNR at high noise (= 1 / a - 1, about 212 at t = 999), 1 elsewhere
+    w = loss_weights(a, t, "truncated-snr")
+    torch.testing.assert_close(w[lo], 1 / snr[lo])
+    torch.testing.assert_close(w[~lo], torch.ones(int((~lo).sum())))
+    assert float(w[999]) == pytest.approx(float(1 / a[999] - 1), rel=1e-5)
+    # a lower floor: the image error weighted by max(SNR, 0.1)
+    w = loss_weights(a, t, "truncated-snr", floor=0.1)
+    torch.testing.assert_close(w * snr, snr.clamp(min=0.1))
+    with pytest.raises(ValueError, match="min_snr_gamma"):
+        TrainConfig(min_snr_gamma=0.0)
+    with pytest.raises(ValueError, match="snr_floor"):
+        TrainConfig(snr_floor=-1.0)
+    with pytest.raises(ValueError, match="weighting"):
+        TrainConfig(weighting="p2")
+
+
+def test_latent_pool_is_seeded_and_draws_encoded_posteriors():
+    from fastgen.sd.train import encode_pool, sample_posterior
+
+    vae = build_pipeline().vae
+    config = TrainConfig(pool=6, batch=4)
+    pool = encode_pool(vae, config)
+    again = encode_pool(vae, config)
+    assert len(pool.captions) == 6 and pool.captions == again.captions
+    torch.testing.assert_close(pool.mean, again.mean)
+    assert pool.mean.shape == (6, 4, 8, 8) and (pool.std > 0).all()
+    (mean, std), captions = pool.draw(10, torch.Generator().manual_seed(1))
+    idx = torch.randint(0, 6, (10,), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(mean, pool.mean[idx])
+    torch.testing.assert_close(std, pool.std[idx])
+    assert captions == [pool.captions[i] for i in idx.tolist()]
+    # the reparameterised draw: mean + std * eps
+    z = sample_posterior((mean, std), torch.Generator().manual_seed(2))
+    eps = torch.randn(mean.shape, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(z, mean + std * eps)
+    with pytest.raises(ValueError, match="pool"):
+        TrainConfig(pool=-1)
+
+
+def test_training_noise_ignores_a_swapped_sampler():
+    """A pipeline left with DPM-Solver++ (which noises by its inference sigmas) still trains on
+    the DDPM forward process: x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    from fastgen.sd.tiny import training_scheduler
+    from fastgen.sd.train import noise_schedule
+
+    pipe = build_pipeline()
+    pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+    pipe.scheduler.set_timesteps(20)
+    sched = noise_schedule(pipe)
+    a = training_scheduler().alphas_cumprod
+    torch.testing.assert_close(sched.alphas_cumprod, a)
+    x0, eps, t = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8), torch.tensor([0, 500, 999])
+    want = a[t].sqrt().view(-1, 1, 1, 1) * x0 + (1 - a[t]).sqrt().view(-1, 1, 1, 1) * eps
+    torch.testing.assert_close(sched.add_noise(x0, eps, t), want)

@@ -21,6 +21,7 @@ from fastgen.sd.train import (
     batches,
     encode_prompts,
     learning_rate,
+    noise_schedule,
     save_lora,
 )
 from fastgen.toy2d.ema import EMA
@@ -110,8 +111,9 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
     params = [p for p in unet.parameters() if p.requires_grad]
     ema = EMA(unet, config.target_ema) if config.target_ema else None
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-    alphas = pipe.scheduler.alphas_cumprod
-    n_train = pipe.scheduler.config.num_train_timesteps
+    sched = noise_schedule(pipe)
+    alphas = sched.alphas_cumprod
+    n_train = sched.config.num_train_timesteps
     skip = n_train // config.ddim_timesteps
     ddim_t = torch.arange(1, config.ddim_timesteps + 1) * skip - 1
     g = torch.Generator().manual_seed(config.seed)
@@ -132,7 +134,7 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
         t_start = ddim_t[idx]
         t_prev = (t_start - skip).clamp(min=0)
         noise = torch.randn(latents.shape, generator=g)
-        x_t = pipe.scheduler.add_noise(latents, noise, t_start)
+        x_t = sched.add_noise(latents, noise, t_start)
         w = config.w_min + (config.w_max - config.w_min) * torch.rand(config.batch, generator=g)
         w = w.view(-1, 1, 1, 1)
         # student: f_theta(x_t, t) = c_skip x_t + c_out x0_hat

@@ -11,7 +11,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -33,6 +33,13 @@ class TrainConfig:
     styles: tuple[str, ...] = ("filled",)  # each batch draws one style and one background
     backgrounds: tuple[str, ...] = ("black",)
     cfg_dropout: float = 0.1
+    # per-timestep loss weights, see `loss_weights`
+    weighting: str = "epsilon"
+    min_snr_gamma: float = 5.0
+    snr_floor: float = 1.0  # "truncated-snr": the image error is weighted by max(SNR, floor)
+    # > 0: the denoising stages draw from this many images encoded once (`LatentPool`);
+    # 0: fresh images every step, encoded every step (the shipped recipe)
+    pool: int = 0
     save_every: int = 500
     seed: int = 0
 
@@ -40,6 +47,12 @@ class TrainConfig:
         check_steps(self.steps, "steps")
         check_steps(self.batch, "batch")
         check_choice(self.schedule, ("constant", "cosine"), "schedule")
+        if self.pool < 0:
+            raise ValueError(f"pool must be >= 0 (0: fresh images every step), got {self.pool}")
+        check_choice(self.weighting, WEIGHTINGS, "weighting")
+        for name in ("min_snr_gamma", "snr_floor"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for style in self.styles:
             check_choice(style, shapes.STYLES, "style")
         for background in self.backgrounds:
@@ -78,6 +91,72 @@ def learning_rate(config, step: int) -> float:
     return config.lr * 0.5 * (1 + math.cos(math.pi * (step - start) / config.decay_steps))
 
 
+@dataclass(frozen=True)
+class LatentPool:
+    """Autoencoder posteriors (mean, std) of a fixed set of procedural images, with captions.
+
+    A denoising stage can draw its batches from it and sample the posterior afresh each time,
+    instead of drawing and encoding new images every step (measured: 242 -> 207 ms per UNet
+    step at batch 64 on 2 cores)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    captions: tuple[str, ...]
+
+    def draw(self, n: int, generator: torch.Generator):
+        """((mean, std), captions) of `n` entries drawn with replacement."""
+        idx = torch.randint(0, len(self.captions), (n,), generator=generator)
+        return (self.mean[idx], self.std[idx]), [self.captions[i] for i in idx.tolist()]
+
+
+def sample_posterior(entries, generator: torch.Generator) -> torch.Tensor:
+    """z = mean + std * eps, the reparameterised draw (Kingma & Welling 2014, sec. 2.4)."""
+    mean, std = entries
+    return mean + std * torch.randn(mean.shape, generator=generator)
+
+
+@torch.no_grad()
+def encode_pool(vae, config: TrainConfig) -> LatentPool:
+    """`config.pool` images of `config`'s looks, drawn from their own seed (so a resumed run
+    rebuilds the same pool) and encoded once."""
+    g = torch.Generator().manual_seed(config.seed + 10_000)
+    data = batches(replace(config, batch=min(config.pool, 512)), g)
+    means, stds, captions = [], [], []
+    while len(captions) < config.pool:
+        x, caps = next(data)
+        dist = vae.encode(x).latent_dist
+        means.append(dist.mean)
+        stds.append(dist.std)
+        captions += caps
+    n = config.pool
+    return LatentPool(torch.cat(means)[:n], torch.cat(stds)[:n], tuple(captions[:n]))
+
+
+WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
+
+
+def loss_weights(
+    alphas_cumprod: torch.Tensor,
+    t: torch.Tensor,
+    weighting: str,
+    gamma: float = 5.0,
+    floor: float = 1.0,
+) -> torch.Tensor:
+    """Per-sample weights on the epsilon loss, SNR = a / (1 - a). Since |eps error|^2 =
+    SNR |x0 error|^2, the plain loss ("epsilon") weights the image error by SNR and barely trains
+    the high-noise steps where the layout is decided. "min-snr": min(SNR, gamma) / SNR (Hang et
+    al. 2023); "truncated-snr": max(SNR, floor) / SNR, the image error weighted by
+    max(SNR, floor) (Salimans & Ho 2022, sec. 4, with floor 1)."""
+    check_choice(weighting, WEIGHTINGS, "weighting")
+    a = alphas_cumprod[t]
+    snr = a / (1 - a)
+    if weighting == "min-snr":
+        return snr.clamp(max=gamma) / snr
+    if weighting == "truncated-snr":
+        return snr.clamp(min=floor) / snr
+    return torch.ones_like(snr)
+
+
 def _save(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -105,19 +184,21 @@ def _resumable_loop(
     run_dir: Path,
     progress: bool,
     generator: torch.Generator,
+    make_data=None,
 ) -> dict:
-    """The training loop both stages share: resume from `run_dir/<name>.ckpt` if present, run
-    `step_fn(batch) -> loss` up to `config.steps`, checkpoint atomically every `save_every`."""
+    """The training loop every stage shares: resume from `run_dir/<name>.ckpt` if present, run
+    `step_fn(batch) -> loss` up to `config.steps` on batches from `make_data(generator)`
+    (default: fresh images), checkpoint atomically every `save_every`."""
     from tqdm.auto import tqdm
 
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / f"{name}.ckpt"
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     start, before, last = _resume(ckpt, modules, opt, generator)
-    data = batches(config, generator)
+    t0 = time.perf_counter()  # counts building the data (a latent pool) too
+    data = (make_data or (lambda gen: batches(config, gen)))(generator)
     for module in modules.values():
         module.train()
-    t0 = time.perf_counter()
     loss = torch.tensor(last)
     for step in tqdm(
         range(start, config.steps),
@@ -187,26 +268,52 @@ def encode_prompts(pipe, captions: list[str]) -> torch.Tensor:
     return pipe.text_encoder(ids)[0]
 
 
-def _denoising_step(pipe, config: TrainConfig, g: torch.Generator):
-    """The epsilon-prediction loss on one batch (Ho et al. 2020, eq. 14, on latents as in
-    Rombach et al. 2022, eq. 3), with `cfg_dropout` of captions emptied for classifier-free
-    guidance (Ho & Salimans 2022)."""
-    sched = pipe.scheduler
+def noise_schedule(pipe):
+    """The forward process the model was trained with (DDPM, Ho et al. 2020, eq. 4), rebuilt
+    from the pipeline's scheduler config: a pipeline whose sampler was swapped (DPM-Solver++
+    noises by its inference sigmas) still trains on the right noise levels."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler.from_config(pipe.scheduler.config)
+
+
+def _denoising_stage(pipe, config: TrainConfig, g: torch.Generator):
+    """(step_fn, make_data) for the epsilon-prediction loss (Ho et al. 2020, eq. 14, on latents
+    as in Rombach et al. 2022, eq. 3), with `cfg_dropout` of captions emptied for classifier-free
+    guidance (Ho & Salimans 2022), weighted per timestep by `config.weighting`; on fresh images
+    or, with `config.pool`, on a `LatentPool`."""
+    sched = noise_schedule(pipe)
     scale = pipe.vae.config.scaling_factor
+
+    def pooled(gen):
+        pool = encode_pool(pipe.vae, config)
+        while True:
+            yield pool.draw(config.batch, gen)
+
+    @torch.no_grad()
+    def to_latents(x):
+        if config.pool:  # x: posterior (mean, std) from the pool
+            return sample_posterior(x, g) * scale
+        return pipe.vae.encode(x).latent_dist.sample(generator=g) * scale
 
     def step(batch):
         x, captions = batch
         drop = torch.rand(len(captions), generator=g) < config.cfg_dropout
         captions = ["" if d else c for c, d in zip(captions, drop.tolist(), strict=True)]
-        with torch.no_grad():
-            latents = pipe.vae.encode(x).latent_dist.sample(generator=g) * scale
+        latents = to_latents(x)
         noise = torch.randn(latents.shape, generator=g)
         t = torch.randint(0, sched.config.num_train_timesteps, (len(captions),), generator=g)
         noisy = sched.add_noise(latents, noise, t)
         pred = pipe.unet(noisy, t, encoder_hidden_states=encode_prompts(pipe, captions)).sample
-        return F.mse_loss(pred, noise)
+        if config.weighting == "epsilon":
+            return F.mse_loss(pred, noise)
+        loss = F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))
+        weights = loss_weights(
+            sched.alphas_cumprod, t, config.weighting, config.min_snr_gamma, config.snr_floor
+        )
+        return (loss * weights).mean()
 
-    return step
+    return step, pooled if config.pool else None
 
 
 def train_unet(pipe, config: TrainConfig, run_dir: Path, progress: bool = True) -> dict:
@@ -214,8 +321,8 @@ def train_unet(pipe, config: TrainConfig, run_dir: Path, progress: bool = True) 
     g = torch.Generator().manual_seed(config.seed + 1)
     modules = {"unet": pipe.unet, "text_encoder": pipe.text_encoder}
     params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
-    step = _denoising_step(pipe, config, g)
-    return _resumable_loop("unet", modules, params, step, config, run_dir, progress, g)
+    step, data = _denoising_stage(pipe, config, g)
+    return _resumable_loop("unet", modules, params, step, config, run_dir, progress, g, data)
 
 
 def finetune_unet(
@@ -226,9 +333,11 @@ def finetune_unet(
     g = torch.Generator().manual_seed(config.seed + 2)
     pipe.text_encoder.requires_grad_(False)
     pipe.unet.requires_grad_(True)
-    step = _denoising_step(pipe, config, g)
+    step, data = _denoising_stage(pipe, config, g)
     params = list(pipe.unet.parameters())
-    return _resumable_loop(name, {"unet": pipe.unet}, params, step, config, run_dir, progress, g)
+    return _resumable_loop(
+        name, {"unet": pipe.unet}, params, step, config, run_dir, progress, g, data
+    )
 
 
 def train_style_lora(
@@ -250,9 +359,9 @@ def train_style_lora(
         config.seed,
     )
     params = [p for p in pipe.unet.parameters() if p.requires_grad]
-    step = _denoising_step(pipe, config, g)
+    step, data = _denoising_stage(pipe, config, g)
     record = _resumable_loop(
-        "style-lora", {"unet": pipe.unet}, params, step, config, run_dir, progress, g
+        "style-lora", {"unet": pipe.unet}, params, step, config, run_dir, progress, g, data
     )
     state = get_peft_model_state_dict(pipe.unet)
     save_lora(out_dir, state)
