@@ -57,6 +57,15 @@ def test_tokenizer_matches_clip_conventions():
     assert tok.model_max_length == MAX_LENGTH
 
 
+def test_the_tokenizer_numbers_its_tokens_the_same_way_every_time():
+    """The BPE trainer breaks ties in a different order on each call; the ids must not move
+    (they pick which embedding row of a freshly initialised text encoder a word gets)."""
+    vocabs = [train_clip_tokenizer().get_vocab() for _ in range(6)]
+    assert all(v == vocabs[0] for v in vocabs)
+    tokens = sorted(vocabs[0], key=vocabs[0].get)
+    assert tokens[:2] == ["<|startoftext|>", "<|endoftext|>"] and tokens[2:] == sorted(tokens[2:])
+
+
 def test_the_real_diffusers_pipeline_runs_on_the_tiny_model():
     pipe = build_pipeline(TinySDConfig())
     out = pipe(

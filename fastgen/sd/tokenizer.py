@@ -36,4 +36,9 @@ def train_clip_tokenizer(texts: list[str] | None = None) -> CLIPTokenizer:
     bpe.train_from_iterator([w for text in texts for w in text.lower().split()], trainer)
     state = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
-    return CLIPTokenizer(vocab=state["vocab"], merges=merges, model_max_length=MAX_LENGTH)
+    # the trainer numbers its tokens in an order that changes from process to process (the same
+    # 311 tokens, "a" as 259, 260 or 264), so a text encoder trained on them started from
+    # differently assigned embedding rows each run; number them in one fixed order instead
+    tokens = [BOS, EOS] + sorted(set(state["vocab"]) - {BOS, EOS})
+    vocab = {token: i for i, token in enumerate(tokens)}
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=MAX_LENGTH)
