@@ -49,6 +49,41 @@ def _cmd_bench(args) -> int:
     return main(args.json, args.tier, args.seeds, args.threads, args.card)
 
 
+def _cmd_trial(args) -> int:
+    import torch
+
+    from fastgen.sd import trial
+    from fastgen.sd.train import TrainConfig
+
+    torch.set_num_threads(args.threads)
+    vae = args.what == "vae"
+    try:
+        config = TrainConfig(
+            steps=args.steps or (2400 if vae else 4000),
+            batch=args.batch,
+            lr=args.lr or (3e-3 if vae else 5e-4),
+            schedule="cosine" if vae else "constant",
+            decay_steps=0 if vae else args.decay_steps,
+            weighting=args.weighting,
+            min_snr_gamma=args.min_snr_gamma,
+            snr_floor=args.snr_floor,
+            pool=args.pool,
+        )
+        if vae:
+            print(trial.VAE_HEADER, flush=True)
+            for row in trial.vae_trial(config, args.work):
+                print(trial.format_vae_row(row), flush=True)
+            return 0
+        eval_at = tuple(int(s) for s in args.eval_at.split(",") if s)
+        rows = trial.unet_trial(config, eval_at, args.work, seeds=args.seeds)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {err}") from None
+    print(trial.HEADER, flush=True)
+    for row in rows:
+        print(trial.format_row(row), flush=True)
+    return 0
+
+
 def _cmd_train(args) -> int:
     import torch
 
@@ -107,6 +142,7 @@ def _cmd_generate(args) -> int:
 #: kept in sync with fastgen.sd (a test checks); listed here so --help needs no torch import
 STAGES = ("tiny-sd", "judge", "lcm-lora", "style-lora", "paper")
 SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler")
+WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +184,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vae-steps", type=int, default=None, help="tiny-sd: autoencoder steps")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "trial", help="try a UNet or autoencoder recipe, scored by the judge (retrains nothing)"
+    )
+    p.add_argument("what", choices=["unet", "vae"])
+    p.add_argument("--steps", type=int, default=None, help="default 4000 (unet), 2400 (vae)")
+    p.add_argument("--decay-steps", type=int, default=1500, help="unet: final cosine decay")
+    p.add_argument("--lr", type=float, default=None, help="default 5e-4 (unet), 3e-3 (vae)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--weighting", default="epsilon", choices=list(WEIGHTINGS))
+    p.add_argument("--min-snr-gamma", type=float, default=5.0)
+    p.add_argument("--snr-floor", type=float, default=1.0, help="truncated-snr's floor")
+    p.add_argument("--pool", type=int, default=16384, help="images encoded once (0: fresh)")
+    p.add_argument("--eval-at", default="", help="steps to score at, e.g. 1500,2500")
+    p.add_argument("--seeds", type=int, default=2, help="images per prompt (48 prompts)")
+    p.add_argument("--work", type=Path, default=Path("_build/sd-trial"), help="checkpoints")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=_cmd_trial)
 
     p = sub.add_parser("generate", help="text to image with the tiny model (or SD v1.5 on a GPU)")
     p.add_argument("--prompt", required=True)

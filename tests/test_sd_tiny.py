@@ -141,8 +141,36 @@ def test_the_cli_lists_every_stage_and_scheduler():
     from fastgen import cli
     from fastgen.sd.pipeline import SCHEDULERS
     from fastgen.sd.recipe import STAGES
+    from fastgen.sd.train import WEIGHTINGS
 
     assert tuple(STAGES) == cli.STAGES and tuple(SCHEDULERS) == cli.SCHEDULER_NAMES
+    assert WEIGHTINGS == cli.WEIGHTINGS
+
+
+def test_a_trial_refuses_eval_steps_inside_the_decay_before_training(tmp_path):
+    from fastgen import cli
+    from fastgen.sd.trial import unet_trial
+
+    config = TrainConfig(steps=100, decay_steps=40)
+    with pytest.raises(ValueError, match=r"\[70\] are not in the constant-rate phase \(1..60\)"):
+        unet_trial(config, (30, 70), tmp_path / "trial")
+    assert not (tmp_path / "trial").exists()
+    with pytest.raises(SystemExit, match="error: eval steps"):
+        cli.main(["trial", "unet", "--steps", "100", "--decay-steps", "40", "--eval-at", "70"])
+
+
+def test_a_trial_trains_on_the_shipped_autoencoder_and_prints_its_scores(tmp_path, capsys):
+    from fastgen import cli
+
+    args = ["trial", "unet", "--steps", "4", "--decay-steps", "2", "--eval-at", "2"]
+    args += ["--pool", "32", "--batch", "4", "--seeds", "1", "--work", str(tmp_path / "t")]
+    assert cli.main(args + ["--weighting", "truncated-snr", "--snr-floor", "0.1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["step", "train", "s"]
+    rows = [line.split() for line in lines[1:]]
+    assert [int(r[0]) for r in rows] == [2, 4]
+    for r in rows:  # accuracies are percentages; a fresh UNet's distance is above the floor
+        assert all(0 <= float(v) <= 100 for v in r[2:7]) and float(r[7]) > float(r[8])
 
 
 def test_style_lora_and_fine_tune_train_and_save(tmp_path):
@@ -301,3 +329,14 @@ def test_training_noise_ignores_a_swapped_sampler():
     x0, eps, t = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8), torch.tensor([0, 500, 999])
     want = a[t].sqrt().view(-1, 1, 1, 1) * x0 + (1 - a[t]).sqrt().view(-1, 1, 1, 1) * eps
     torch.testing.assert_close(sched.add_noise(x0, eps, t), want)
+
+
+def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path):
+    from fastgen.sd.trial import vae_trial
+
+    config = TrainConfig(steps=2, batch=4, lr=3e-3, schedule="cosine")
+    shipped, trial = vae_trial(config, tmp_path, n=8)
+    assert (shipped["name"], trial["name"]) == ("shipped", "trial") and trial["seconds"] > 0
+    looks = [k for k in trial if "/" in k]
+    assert len(looks) == 4 and all(0 <= trial[k] <= 100 for k in looks)
+    assert trial["l1"] > shipped["l1"]  # two steps of training against 2400
