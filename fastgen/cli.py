@@ -50,20 +50,24 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_trial(args) -> int:
+    from dataclasses import replace
+
     import torch
 
     from fastgen.sd import trial
-    from fastgen.sd.train import TrainConfig
+    from fastgen.sd.recipe import VAE_STEPS
+    from fastgen.sd.train import unet_recipe, vae_recipe
 
     torch.set_num_threads(args.threads)
     vae = args.what == "vae"
     try:
-        config = TrainConfig(
-            steps=args.steps or (2400 if vae else 4000),
+        # the shipped recipe, changed only where an option says so
+        config = vae_recipe(args.steps or VAE_STEPS) if vae else unet_recipe(args.steps or 4000)
+        config = replace(
+            config,
             batch=args.batch,
-            lr=args.lr or (3e-3 if vae else 5e-4),
-            schedule="cosine" if vae else "constant",
-            decay_steps=0 if vae else args.decay_steps,
+            lr=args.lr or config.lr,
+            decay_steps=config.decay_steps if vae else args.decay_steps,
             weighting=args.weighting,
             min_snr_gamma=args.min_snr_gamma,
             snr_floor=args.snr_floor,

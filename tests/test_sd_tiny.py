@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -332,9 +334,10 @@ def test_training_noise_ignores_a_swapped_sampler():
 
 
 def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path):
+    from fastgen.sd.train import vae_recipe
     from fastgen.sd.trial import vae_trial
 
-    config = TrainConfig(steps=2, batch=4, lr=3e-3, schedule="cosine")
+    config = replace(vae_recipe(2), batch=4)
     shipped, trial = vae_trial(config, tmp_path, n=8)
     assert (shipped["name"], trial["name"]) == ("shipped", "trial") and trial["seconds"] > 0
     looks = [k for k in trial if "/" in k]

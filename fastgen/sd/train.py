@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from fastgen._checks import check_choice, check_steps
+from fastgen._checks import check_choice, check_positive, check_steps
 from fastgen.sd import shapes
 
 
@@ -50,9 +50,8 @@ class TrainConfig:
         if self.pool < 0:
             raise ValueError(f"pool must be >= 0 (0: fresh images every step), got {self.pool}")
         check_choice(self.weighting, WEIGHTINGS, "weighting")
-        for name in ("min_snr_gamma", "snr_floor"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        check_positive(self.min_snr_gamma, "min_snr_gamma")
+        check_positive(self.snr_floor, "snr_floor")
         for style in self.styles:
             check_choice(style, shapes.STYLES, "style")
         for background in self.backgrounds:
@@ -401,6 +400,24 @@ def replace_dir(src: Path, dst: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def vae_recipe(steps: int) -> TrainConfig:
+    """The shipped autoencoder's training. It sees every style and background, as SD's VAE sees
+    all of its data, so the style LoRA and the fine-tuned variant share it."""
+    return TrainConfig(
+        steps=steps,
+        lr=3e-3,
+        schedule="cosine",
+        styles=shapes.STYLES,
+        backgrounds=tuple(shapes.BACKGROUNDS),
+    )
+
+
+def unet_recipe(steps: int) -> TrainConfig:
+    """The shipped UNet + text encoder training: constant 5e-4, cosine decay over the last 2000
+    steps, the plain epsilon loss on fresh images."""
+    return TrainConfig(steps=steps, lr=5e-4, decay_steps=min(2000, steps))
+
+
 def train_tiny_sd(out_dir: Path, vae_steps: int, unet_steps: int, progress: bool = True) -> dict:
     """The whole base-model chain: autoencoder, latent scale, UNet + text encoder; saves the
     pipeline (safetensors) to `out_dir/pipeline` and returns a record of what produced it.
@@ -410,20 +427,10 @@ def train_tiny_sd(out_dir: Path, vae_steps: int, unet_steps: int, progress: bool
     config = TinySDConfig()
     pipe = build_pipeline(config)
     run_dir = out_dir / "checkpoints"
-    # the autoencoder sees every style and background, as SD's VAE sees all of its data, so the
-    # style LoRA and the fine-tuned variant share it
-    vae_config = TrainConfig(
-        steps=vae_steps,
-        lr=3e-3,
-        schedule="cosine",
-        styles=shapes.STYLES,
-        backgrounds=tuple(shapes.BACKGROUNDS),
-    )
-    vae_record = train_vae(pipe.vae, vae_config, run_dir, progress)
+    vae_record = train_vae(pipe.vae, vae_recipe(vae_steps), run_dir, progress)
     scale = latent_scale(pipe.vae, torch.Generator().manual_seed(123))
     pipe.vae.register_to_config(scaling_factor=scale)
-    unet_config = TrainConfig(steps=unet_steps, lr=5e-4, decay_steps=min(2000, unet_steps))
-    unet_record = train_unet(pipe, unet_config, run_dir, progress)
+    unet_record = train_unet(pipe, unet_recipe(unet_steps), run_dir, progress)
     pipe.save_pretrained(out_dir / "pipeline", safe_serialization=True)
     return {
         "seconds": vae_record["seconds"] + unet_record["seconds"],

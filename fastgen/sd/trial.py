@@ -75,19 +75,16 @@ def _run(config: TrainConfig, eval_at: list[int], shipped: Path, work_dir: Path,
 def vae_trial(config: TrainConfig, work_dir: Path, n: int = 256) -> list[dict]:
     """[shipped, trial] rows of {"name", "seconds", "l1", "<style>/<background>": % of
     reconstructions the judge reads as the right colour, shape, position, style and background}
-    on `n` held-out images per look; the trial trains with `config` over every look."""
-    import torch
+    on `n` held-out images per look; the trial trains with `config` (start from
+    `fastgen.sd.train.vae_recipe`) from the shipped model's initial weights."""
     from diffusers import AutoencoderKL
 
     from fastgen.sd import pipeline as sd
-    from fastgen.sd import shapes, train
-    from fastgen.sd.tiny import TinySDConfig, build_vae
+    from fastgen.sd import train
+    from fastgen.sd.tiny import build_pipeline
 
     shipped = sd.tiny_model_dir() / "pipeline"
-    config = replace(config, styles=shapes.STYLES, backgrounds=tuple(shapes.BACKGROUNDS))
-    with torch.random.fork_rng():  # the same initial weights as `build_pipeline`'s
-        torch.manual_seed(TinySDConfig().seed)
-        vae = build_vae(TinySDConfig())
+    vae = build_pipeline().vae
     (Path(work_dir) / "vae.ckpt").unlink(missing_ok=True)
     record = train.train_vae(vae, config, Path(work_dir), progress=False)
     rows = []
