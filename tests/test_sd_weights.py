@@ -32,6 +32,12 @@ def test_every_stage_is_shipped_with_its_record():
     assert not [p for p in files if p.suffix in {".bin", ".pt", ".ckpt", ".pkl"}]
 
 
+def test_the_model_card_is_rendered_from_the_records():
+    from fastgen.sd.card import render_card
+
+    assert (MODEL / "MODEL_CARD.md").read_text() == render_card(MODEL)
+
+
 @pytest.fixture(scope="module")
 def loaded():
     torch.set_num_threads(2)

@@ -47,12 +47,14 @@ def render_card(model_dir: Path) -> str:
             steps = f"VAE {base['vae']['steps']}, UNet {base['unet']['steps']}"
         lines.append(f"| {stage} | `{path}` | {steps} | {r['seconds']:.0f} s | `{r['command']}` |")
     total = sum(record[s]["seconds"] for s in STAGES)
+    chain = total - record["judge"]["seconds"]
     v = base["versions"]
     lines += [
         "",
-        f"Total: {total / 60:.1f} minutes on {base['machine']} with {base['threads']} torch "
-        f"threads; torch {v['torch']}, diffusers {v['diffusers']}, transformers "
-        f"{v['transformers']}, peft {v['peft']}; trained {base['date']}.",
+        f"The model (every stage but the judge, which only measures it): {chain / 60:.1f} "
+        f"minutes; with the judge {total / 60:.1f} minutes; on {base['machine']} with "
+        f"{base['threads']} torch threads; torch {v['torch']}, diffusers {v['diffusers']}, "
+        f"transformers {v['transformers']}, peft {v['peft']}; trained {base['date']}.",
         f"Latent scaling factor (1 / std of the latents): {base['latent_scaling_factor']:.4f}.",
         f"LCM-LoRA: rank {record['lcm-lora']['rank']}, "
         f"{record['lcm-lora']['lora_parameters']:,} parameters. Style LoRA: rank "
