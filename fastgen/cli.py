@@ -50,30 +50,25 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_trial(args) -> int:
-    from dataclasses import replace
-
     import torch
 
     from fastgen.sd import trial
-    from fastgen.sd.recipe import VAE_STEPS
-    from fastgen.sd.train import unet_recipe, vae_recipe
 
     torch.set_num_threads(args.threads)
-    vae = args.what == "vae"
     try:
-        # the shipped recipe, changed only where an option says so
-        config = vae_recipe(args.steps or VAE_STEPS) if vae else unet_recipe(args.steps or 4000)
-        config = replace(
-            config,
+        config = trial.recipe_with(
+            args.what,
+            args.steps,
             batch=args.batch,
-            lr=args.lr or config.lr,
-            decay_steps=config.decay_steps if vae else args.decay_steps,
+            lr=args.lr,
+            decay_steps=args.decay_steps,
             weighting=args.weighting,
             min_snr_gamma=args.min_snr_gamma,
             snr_floor=args.snr_floor,
+            weighting_until=args.weighting_until,
             pool=args.pool,
         )
-        if vae:
+        if args.what == "vae":
             print(trial.VAE_HEADER, flush=True)
             for row in trial.vae_trial(config, args.work):
                 print(trial.format_vae_row(row), flush=True)
@@ -194,13 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("what", choices=["unet", "vae"])
     p.add_argument("--steps", type=int, default=None, help="default 4000 (unet), 2400 (vae)")
-    p.add_argument("--decay-steps", type=int, default=1500, help="unet: final cosine decay")
-    p.add_argument("--lr", type=float, default=None, help="default 5e-4 (unet), 3e-3 (vae)")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--weighting", default="epsilon", choices=list(WEIGHTINGS))
-    p.add_argument("--min-snr-gamma", type=float, default=5.0)
-    p.add_argument("--snr-floor", type=float, default=1.0, help="truncated-snr's floor")
-    p.add_argument("--pool", type=int, default=16384, help="images encoded once (0: fresh)")
+    # every other option defaults to the shipped recipe's value (`fastgen.sd.train.*_recipe`)
+    p.add_argument("--decay-steps", type=int, default=None, help="unet: final cosine decay")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--weighting", default=None, choices=list(WEIGHTINGS))
+    p.add_argument("--min-snr-gamma", type=float, default=None)
+    p.add_argument("--snr-floor", type=float, default=None, help="truncated-snr's floor")
+    p.add_argument(
+        "--weighting-until", type=int, default=None, help="then the plain loss (0: never)"
+    )
+    p.add_argument("--pool", type=int, default=None, help="images encoded once (0: fresh)")
     p.add_argument("--eval-at", default="", help="steps to score at, e.g. 1500,2500")
     p.add_argument("--seeds", type=int, default=2, help="images per prompt (48 prompts)")
     p.add_argument("--work", type=Path, default=Path("_build/sd-trial"), help="checkpoints")

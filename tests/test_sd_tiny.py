@@ -343,3 +343,38 @@ def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path
     looks = [k for k in trial if "/" in k]
     assert len(looks) == 4 and all(0 <= trial[k] <= 100 for k in looks)
     assert trial["l1"] > shipped["l1"]  # two steps of training against 2400
+
+
+def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
+    """With `weighting_until`, steps before it use the weighting, steps from it on the plain
+    epsilon loss: the same random draws give the same loss as a run of that one loss."""
+    from fastgen.sd.train import _denoising_stage, batches
+
+    pipe = build_pipeline()
+    warm = TrainConfig(batch=8, weighting="truncated-snr", snr_floor=0.3, weighting_until=2)
+    plain = replace(warm, weighting="epsilon", weighting_until=0)
+    whole = replace(warm, weighting_until=0)
+    batch = next(batches(warm, torch.Generator().manual_seed(0)))
+
+    def loss(config, step):
+        step_fn, _ = _denoising_stage(pipe, config, torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            return step_fn(batch, step)
+
+    torch.testing.assert_close(loss(warm, 0), loss(whole, 0))
+    torch.testing.assert_close(loss(warm, 2), loss(plain, 2))
+    assert not torch.equal(loss(warm, 0), loss(plain, 0))
+    with pytest.raises(ValueError, match="weighting_until"):
+        TrainConfig(weighting_until=-1)
+
+
+def test_a_trial_starts_from_the_shipped_recipe():
+    from fastgen.sd.recipe import VAE_STEPS
+    from fastgen.sd.train import unet_recipe, vae_recipe
+    from fastgen.sd.trial import recipe_with
+
+    assert recipe_with("unet") == unet_recipe(4000)
+    assert recipe_with("unet", 100, lr=1e-3, pool=None) == replace(unet_recipe(100), lr=1e-3)
+    assert recipe_with("vae", decay_steps=7) == vae_recipe(VAE_STEPS)
+    with pytest.raises(ValueError, match="what"):
+        recipe_with("judge")

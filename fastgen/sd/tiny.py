@@ -27,6 +27,10 @@ class TinySDConfig:
     latent_channels: int = 4
     vae_channels: tuple[int, ...] = (16, 32, 32)
     unet_channels: tuple[int, ...] = (32, 64)
+    # attention heads per UNet transformer block (widths 4 and 8). 2 heads train a step 25%
+    # faster on 2 CPU cores (141 against 188 ms at batch 64), but the one base model trained
+    # with them (and a warm-up loss) drew 94.8% of shapes right, under the 95% target
+    unet_heads: int = 8
     text_width: int = 64
     text_layers: int = 2
     seed: int = 0
@@ -78,7 +82,9 @@ def build_unet(config: TinySDConfig) -> UNet2DConditionModel:
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=config.text_width,
-        attention_head_dim=8,
+        # UNet2DConditionModel reads `attention_head_dim` as the number of heads (a naming
+        # quirk it documents; `num_attention_heads` is refused for this model)
+        attention_head_dim=config.unet_heads,
         norm_num_groups=8,
     )
 

@@ -37,6 +37,8 @@ class TrainConfig:
     weighting: str = "epsilon"
     min_snr_gamma: float = 5.0
     snr_floor: float = 1.0  # "truncated-snr": the image error is weighted by max(SNR, floor)
+    # > 0: `weighting` for the first `weighting_until` steps only, then the plain epsilon loss
+    weighting_until: int = 0
     # > 0: the denoising stages draw from this many images encoded once (`LatentPool`);
     # 0: fresh images every step, encoded every step (the shipped recipe)
     pool: int = 0
@@ -52,6 +54,10 @@ class TrainConfig:
         check_choice(self.weighting, WEIGHTINGS, "weighting")
         check_positive(self.min_snr_gamma, "min_snr_gamma")
         check_positive(self.snr_floor, "snr_floor")
+        if self.weighting_until < 0:
+            raise ValueError(
+                f"weighting_until must be >= 0 (0: the whole run), got {self.weighting_until}"
+            )
         for style in self.styles:
             check_choice(style, shapes.STYLES, "style")
         for background in self.backgrounds:
@@ -156,6 +162,13 @@ def loss_weights(
     return torch.ones_like(snr)
 
 
+def adamw(params, lr: float) -> torch.optim.AdamW:
+    """AdamW without weight decay (Loshchilov & Hutter 2019). Not the fused kernel, though it
+    saves about a tenth of a UNet step on 2 cores: its last-bit differences alone turned the shipped
+    autoencoder recipe (99.6% of reconstructions read right) into one at 61.7%."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+
+
 def _save(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -186,13 +199,13 @@ def _resumable_loop(
     make_data=None,
 ) -> dict:
     """The training loop every stage shares: resume from `run_dir/<name>.ckpt` if present, run
-    `step_fn(batch) -> loss` up to `config.steps` on batches from `make_data(generator)`
+    `step_fn(batch, step) -> loss` up to `config.steps` on batches from `make_data(generator)`
     (default: fresh images), checkpoint atomically every `save_every`."""
     from tqdm.auto import tqdm
 
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / f"{name}.ckpt"
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    opt = adamw(params, config.lr)
     start, before, last = _resume(ckpt, modules, opt, generator)
     t0 = time.perf_counter()  # counts building the data (a latent pool) too
     data = (make_data or (lambda gen: batches(config, gen)))(generator)
@@ -208,7 +221,7 @@ def _resumable_loop(
     ):
         for group in opt.param_groups:  # a function of the step alone: resuming is exact
             group["lr"] = learning_rate(config, step)
-        loss = step_fn(next(data))
+        loss = step_fn(next(data), step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -236,7 +249,7 @@ def train_vae(vae, config: TrainConfig, run_dir: Path, progress: bool = True) ->
     perceptual and adversarial terms)."""
     g = torch.Generator().manual_seed(config.seed)
 
-    def step(batch):
+    def step(batch, _step):
         x, _ = batch
         posterior = vae.encode(x).latent_dist
         recon = vae.decode(posterior.sample(generator=g)).sample
@@ -280,7 +293,8 @@ def _denoising_stage(pipe, config: TrainConfig, g: torch.Generator):
     """(step_fn, make_data) for the epsilon-prediction loss (Ho et al. 2020, eq. 14, on latents
     as in Rombach et al. 2022, eq. 3), with `cfg_dropout` of captions emptied for classifier-free
     guidance (Ho & Salimans 2022), weighted per timestep by `config.weighting`; on fresh images
-    or, with `config.pool`, on a `LatentPool`."""
+    or, with `config.pool`, on a `LatentPool`. With `config.weighting_until` the weighting is a
+    warm-up: the layout (high-noise steps) first, then the plain loss for detail."""
     sched = noise_schedule(pipe)
     scale = pipe.vae.config.scaling_factor
 
@@ -295,7 +309,7 @@ def _denoising_stage(pipe, config: TrainConfig, g: torch.Generator):
             return sample_posterior(x, g) * scale
         return pipe.vae.encode(x).latent_dist.sample(generator=g) * scale
 
-    def step(batch):
+    def step(batch, step_index):
         x, captions = batch
         drop = torch.rand(len(captions), generator=g) < config.cfg_dropout
         captions = ["" if d else c for c, d in zip(captions, drop.tolist(), strict=True)]
@@ -304,7 +318,7 @@ def _denoising_stage(pipe, config: TrainConfig, g: torch.Generator):
         t = torch.randint(0, sched.config.num_train_timesteps, (len(captions),), generator=g)
         noisy = sched.add_noise(latents, noise, t)
         pred = pipe.unet(noisy, t, encoder_hidden_states=encode_prompts(pipe, captions)).sample
-        if config.weighting == "epsilon":
+        if config.weighting == "epsilon" or 0 < config.weighting_until <= step_index:
             return F.mse_loss(pred, noise)
         loss = F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))
         weights = loss_weights(

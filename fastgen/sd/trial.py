@@ -20,6 +20,23 @@ from pathlib import Path
 from fastgen.sd.train import TrainConfig
 
 
+def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
+    """The shipped recipe of `what` ("unet" or "vae"), changed where `given` is not None;
+    `steps` defaults to 4000 (unet) or the shipped count (vae). The autoencoder has no final
+    decay, so `decay_steps` is ignored for it."""
+    from fastgen._checks import check_choice
+    from fastgen.sd.recipe import VAE_STEPS
+    from fastgen.sd.train import unet_recipe, vae_recipe
+
+    check_choice(what, ("unet", "vae"), "what")
+    if what == "vae":
+        config = vae_recipe(steps or VAE_STEPS)
+        given.pop("decay_steps", None)
+    else:
+        config = unet_recipe(steps or 4000)
+    return replace(config, **{k: v for k, v in given.items() if v is not None})
+
+
 def unet_trial(config: TrainConfig, eval_at: tuple[int, ...], work_dir: Path, seeds: int = 2):
     """Yields {"step", "seconds", accuracy per attribute, "all", "distance", "floor"} at each
     `eval_at` step and at `config.steps`. Eval points must lie before the final decay, where
