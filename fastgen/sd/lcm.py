@@ -17,6 +17,7 @@ import torch
 from fastgen._checks import check_choice, check_range, check_steps
 from fastgen.sd.train import (
     TrainConfig,
+    adamw,
     add_seeded_adapter,
     batches,
     encode_prompts,
@@ -110,7 +111,7 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
     )
     params = [p for p in unet.parameters() if p.requires_grad]
     ema = EMA(unet, config.target_ema) if config.target_ema else None
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    opt = adamw(params, config.lr)
     sched = noise_schedule(pipe)
     alphas = sched.alphas_cumprod
     n_train = sched.config.num_train_timesteps
