@@ -78,6 +78,16 @@ def render_card(model_dir: Path) -> str:
         "against this card, and checks the card against the targets of the issue that asked",
         "for the model.",
         "",
+        "## Reproducing",
+        "",
+        "With the same torch build on the same kind of CPU the commands above give these weights",
+        "bit for bit (checked twice for the autoencoder). Elsewhere, check a retrained",
+        "autoencoder before training on it (`python -m fastgen trial vae` scores one in about",
+        "ten minutes): its recipe is sensitive to rounding. With torch's fused AdamW kernel,",
+        "which differs from the default one only in the last bits, the same recipe gave an",
+        "autoencoder whose reconstructions the judge read fully right 61.7% of the time",
+        "(filled shapes on black) instead of 99.6%.",
+        "",
     ]
     return "\n".join(lines)
 
