@@ -67,6 +67,7 @@ def _cmd_trial(args) -> int:
             snr_floor=args.snr_floor,
             weighting_until=args.weighting_until,
             pool=args.pool,
+            logvar_offset=args.logvar_offset,
         )
         if args.what == "vae":
             print(trial.VAE_HEADER, flush=True)
@@ -200,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--weighting-until", type=int, default=None, help="then the plain loss (0: never)"
     )
     p.add_argument("--pool", type=int, default=None, help="images encoded once (0: fresh)")
+    p.add_argument(
+        "--logvar-offset", type=float, default=None, help="vae: shift of the initial log-variance"
+    )
     p.add_argument("--eval-at", default="", help="steps to score at, e.g. 1500,2500")
     p.add_argument("--seeds", type=int, default=2, help="images per prompt (48 prompts)")
     p.add_argument("--work", type=Path, default=Path("_build/sd-trial"), help="checkpoints")

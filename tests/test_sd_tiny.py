@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -335,7 +336,7 @@ def test_training_noise_ignores_a_swapped_sampler():
 
 def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path):
     from fastgen.sd.train import vae_recipe
-    from fastgen.sd.trial import vae_trial
+    from fastgen.sd.trial import ATTRIBUTES, VAE_HEADER, format_vae_row, vae_trial
 
     config = replace(vae_recipe(2), batch=4)
     shipped, trial = vae_trial(config, tmp_path, n=8)
@@ -343,6 +344,12 @@ def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path
     looks = [k for k in trial if "/" in k]
     assert len(looks) == 4 and all(0 <= trial[k] <= 100 for k in looks)
     assert trial["l1"] > shipped["l1"]  # two steps of training against 2400
+    for row in (shipped, trial):
+        # an image is fully right only if every attribute is, and the looks are equal in size:
+        # the looks' mean cannot beat the worst attribute
+        assert sum(row[k] for k in looks) / 4 <= min(row[k] for k in ATTRIBUTES) + 1e-9
+    assert format_vae_row(trial).split()[-5:] == [f"{trial[k]:.1f}" for k in ATTRIBUTES]
+    assert VAE_HEADER.split()[-5:] == ["colour", "shape", "pos", "style", "bg"]
 
 
 def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
@@ -376,5 +383,23 @@ def test_a_trial_starts_from_the_shipped_recipe():
     assert recipe_with("unet") == unet_recipe(4000)
     assert recipe_with("unet", 100, lr=1e-3, pool=None) == replace(unet_recipe(100), lr=1e-3)
     assert recipe_with("vae", decay_steps=7) == vae_recipe(VAE_STEPS)
+    assert recipe_with("unet", logvar_offset=-4.0) == unet_recipe(4000)
+    assert recipe_with("vae", logvar_offset=-4.0).logvar_offset == -4.0
     with pytest.raises(ValueError, match="what"):
         recipe_with("judge")
+
+
+def test_a_logvar_offset_scales_the_untrained_posterior_std_by_its_closed_form():
+    """logvar + offset: the same means, every std times exp(offset / 2)."""
+    from fastgen.sd.train import offset_logvar
+
+    vae = build_pipeline().vae
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        before = vae.encode(x).latent_dist
+        offset_logvar(vae, -4.0)
+        after = vae.encode(x).latent_dist
+    torch.testing.assert_close(after.mean, before.mean)
+    torch.testing.assert_close(after.std, before.std * math.exp(-2.0))
+    with pytest.raises(ValueError, match="logvar_offset"):
+        TrainConfig(logvar_offset=float("nan"))

@@ -23,7 +23,8 @@ from fastgen.sd.train import TrainConfig
 def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
     """The shipped recipe of `what` ("unet" or "vae"), changed where `given` is not None;
     `steps` defaults to 4000 (unet) or the shipped count (vae). The autoencoder has no final
-    decay, so `decay_steps` is ignored for it."""
+    decay, so `decay_steps` is ignored for it; the UNet trial uses the shipped autoencoder, so
+    `logvar_offset` is ignored for it."""
     from fastgen._checks import check_choice
     from fastgen.sd.recipe import VAE_STEPS
     from fastgen.sd.train import unet_recipe, vae_recipe
@@ -34,6 +35,7 @@ def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
         given.pop("decay_steps", None)
     else:
         config = unet_recipe(steps or 4000)
+        given.pop("logvar_offset", None)
     return replace(config, **{k: v for k, v in given.items() if v is not None})
 
 
@@ -91,9 +93,10 @@ def _run(config: TrainConfig, eval_at: list[int], shipped: Path, work_dir: Path,
 
 def vae_trial(config: TrainConfig, work_dir: Path, n: int = 256) -> list[dict]:
     """[shipped, trial] rows of {"name", "seconds", "l1", "<style>/<background>": % of
-    reconstructions the judge reads as the right colour, shape, position, style and background}
-    on `n` held-out images per look; the trial trains with `config` (start from
-    `fastgen.sd.train.vae_recipe`) from the shipped model's initial weights."""
+    reconstructions the judge reads as the right colour, shape, position, style and background,
+    and per attribute ("colour", ...) the % read right over all looks} on `n` held-out images
+    per look; the trial trains with `config` (start from `fastgen.sd.train.vae_recipe`) from
+    the shipped model's initial weights."""
     from diffusers import AutoencoderKL
 
     from fastgen.sd import pipeline as sd
@@ -121,7 +124,7 @@ def _score_vae(vae, name: str, seconds: float, n: int) -> dict:
 
     judge = load_tiny_judge()
     g = torch.Generator().manual_seed(777)
-    row, l1 = {"name": name, "seconds": seconds}, []
+    row, l1, per_attribute = {"name": name, "seconds": seconds}, [], {}
     with torch.no_grad():
         for style in shapes.STYLES:
             for background in shapes.BACKGROUNDS:
@@ -133,17 +136,26 @@ def _score_vae(vae, name: str, seconds: float, n: int) -> dict:
                 prompts = [i.caption for i in items]
                 scores = judge_mod.score(judge, recon, prompts, style, background)
                 row[f"{style}/{background}"] = 100 * scores.all_correct
-    return {**row, "l1": sum(l1) / len(l1)}
+                for k, v in scores.accuracy.items():
+                    per_attribute.setdefault(k, []).append(100 * v)
+    # which attribute a weak autoencoder loses (the looks are equal in size: plain means)
+    means = {k: sum(v) / len(v) for k, v in per_attribute.items()}
+    return {**row, "l1": sum(l1) / len(l1), **means}
 
 
 def format_vae_row(row: dict) -> str:
     """One line of the autoencoder trial's table."""
     looks = " ".join(f"{v:14.1f}" for k, v in row.items() if "/" in k)
+    attributes = " ".join(f"{row[k]:6.1f}" for k in ATTRIBUTES)
     seconds = "-" if row["seconds"] != row["seconds"] else f"{row['seconds']:.0f}"  # nan: shipped
-    return f"{row['name']:8s} {seconds:>8s} {row['l1']:7.4f} {looks}"
+    return f"{row['name']:8s} {seconds:>8s} {row['l1']:7.4f} {looks} {attributes}"
 
 
-VAE_HEADER = "name      train s      L1   filled/black   filled/paper outlined/black outlined/paper"
+ATTRIBUTES = ("colour", "shape", "position", "style", "background")
+VAE_HEADER = (
+    "name      train s      L1   filled/black   filled/paper outlined/black outlined/paper"
+    " colour  shape    pos  style     bg"
+)
 
 
 def format_row(row: dict) -> str:
