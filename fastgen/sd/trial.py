@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from fastgen.sd.judge import HEADS
 from fastgen.sd.train import TrainConfig
 
 
@@ -101,28 +102,28 @@ def vae_trial(config: TrainConfig, work_dir: Path, n: int = 256) -> list[dict]:
 
     from fastgen.sd import pipeline as sd
     from fastgen.sd import train
+    from fastgen.sd.evaluate import load_tiny_judge
     from fastgen.sd.tiny import build_pipeline
 
     shipped = sd.tiny_model_dir() / "pipeline"
+    judge = load_tiny_judge()
     vae = build_pipeline().vae
     (Path(work_dir) / "vae.ckpt").unlink(missing_ok=True)
     record = train.train_vae(vae, config, Path(work_dir), progress=False)
     rows = []
     if (shipped / "vae").exists():
         old = AutoencoderKL.from_pretrained(shipped, subfolder="vae", use_safetensors=True)
-        rows.append(_score_vae(old, "shipped", float("nan"), n))
-    rows.append(_score_vae(vae.eval(), "trial", record["seconds"], n))
+        rows.append(_score_vae(old, judge, "shipped", float("nan"), n))
+    rows.append(_score_vae(vae.eval(), judge, "trial", record["seconds"], n))
     return rows
 
 
-def _score_vae(vae, name: str, seconds: float, n: int) -> dict:
+def _score_vae(vae, judge, name: str, seconds: float, n: int) -> dict:
     import torch
 
     from fastgen.sd import judge as judge_mod
     from fastgen.sd import shapes
-    from fastgen.sd.evaluate import load_tiny_judge
 
-    judge = load_tiny_judge()
     g = torch.Generator().manual_seed(777)
     row, l1, per_attribute = {"name": name, "seconds": seconds}, [], {}
     with torch.no_grad():
@@ -151,7 +152,7 @@ def format_vae_row(row: dict) -> str:
     return f"{row['name']:8s} {seconds:>8s} {row['l1']:7.4f} {looks} {attributes}"
 
 
-ATTRIBUTES = ("colour", "shape", "position", "style", "background")
+ATTRIBUTES = tuple(HEADS)  # the judge's attributes, in its order
 VAE_HEADER = (
     "name      train s      L1   filled/black   filled/paper outlined/black outlined/paper"
     " colour  shape    pos  style     bg"
