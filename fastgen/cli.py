@@ -50,9 +50,12 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_trial(args) -> int:
+    from dataclasses import replace
+
     import torch
 
     from fastgen.sd import trial
+    from fastgen.sd.tiny import TinySDConfig
 
     torch.set_num_threads(args.threads)
     try:
@@ -75,7 +78,15 @@ def _cmd_trial(args) -> int:
                 print(trial.format_vae_row(row), flush=True)
             return 0
         eval_at = tuple(int(s) for s in args.eval_at.split(",") if s)
-        rows = trial.unet_trial(config, eval_at, args.work, seeds=args.seeds)
+        shipped = TinySDConfig()
+        model = replace(
+            shipped,
+            unet_heads=shipped.unet_heads if args.heads is None else args.heads,
+            unet_attention=shipped.unet_attention
+            if args.attention is None
+            else ATTENTION[args.attention],
+        )
+        rows = trial.unet_trial(config, eval_at, args.work, seeds=args.seeds, model=model)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"error: {err}") from None
     print(trial.HEADER, flush=True)
@@ -143,6 +154,8 @@ def _cmd_generate(args) -> int:
 STAGES = ("tiny-sd", "judge", "lcm-lora", "style-lora", "paper")
 SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler")
 WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
+#: `trial unet --attention`: TinySDConfig.unet_attention per choice
+ATTENTION = {"8x8": (True, False), "mid": (False, False)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", type=int, default=None, help="images encoded once (0: fresh)")
     p.add_argument(
         "--logvar-offset", type=float, default=None, help="vae: shift of the initial log-variance"
+    )
+    # the architecture defaults to the shipped model's (`fastgen.sd.tiny.TinySDConfig`)
+    p.add_argument("--heads", type=int, default=None, help="unet: attention heads per block")
+    p.add_argument(
+        "--attention",
+        choices=list(ATTENTION),
+        default=None,
+        help="unet: where it attends to the text besides its 4x4 mid block",
     )
     p.add_argument("--eval-at", default="", help="steps to score at, e.g. 1500,2500")
     p.add_argument("--seeds", type=int, default=2, help="images per prompt (48 prompts)")

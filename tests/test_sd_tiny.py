@@ -150,6 +150,27 @@ def test_the_cli_lists_every_stage_and_scheduler():
     assert WEIGHTINGS == cli.WEIGHTINGS
 
 
+def test_the_unet_attends_to_the_text_where_its_config_says():
+    from fastgen import cli
+    from fastgen.sd.tiny import TinySDConfig, build_unet
+
+    def attending(unet):
+        return [type(b).__name__.startswith("CrossAttn") for b in unet.down_blocks], [
+            type(b).__name__.startswith("CrossAttn") for b in unet.up_blocks
+        ]
+
+    for levels in cli.ATTENTION.values():
+        unet = build_unet(TinySDConfig(unet_attention=levels))
+        down, up = attending(unet)
+        assert down == list(levels) and up == list(reversed(levels))
+        assert type(unet.mid_block).__name__ == "UNetMidBlock2DCrossAttn"
+    with pytest.raises(ValueError, match="one flag per UNet level"):
+        TinySDConfig(unet_attention=(True,))
+    for heads in (0, 3):
+        with pytest.raises(ValueError, match=r"unet_heads must divide every UNet width"):
+            TinySDConfig(unet_heads=heads)
+
+
 def test_a_trial_refuses_eval_steps_inside_the_decay_before_training(tmp_path):
     from fastgen import cli
     from fastgen.sd.trial import unet_trial
@@ -167,6 +188,7 @@ def test_a_trial_trains_on_the_shipped_autoencoder_and_prints_its_scores(tmp_pat
 
     args = ["trial", "unet", "--steps", "4", "--decay-steps", "2", "--eval-at", "2"]
     args += ["--pool", "32", "--batch", "4", "--seeds", "1", "--work", str(tmp_path / "t")]
+    args += ["--attention", "mid", "--heads", "2"]
     assert cli.main(args + ["--weighting", "truncated-snr", "--snr-floor", "0.1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split()[:3] == ["step", "train", "s"]

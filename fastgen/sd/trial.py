@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fastgen.sd.judge import HEADS
+from fastgen.sd.tiny import TinySDConfig
 from fastgen.sd.train import TrainConfig
 
 
@@ -40,8 +41,15 @@ def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
     return replace(config, **{k: v for k, v in given.items() if v is not None})
 
 
-def unet_trial(config: TrainConfig, eval_at: tuple[int, ...], work_dir: Path, seeds: int = 2):
-    """Yields {"step", "seconds", accuracy per attribute, "all", "distance", "floor"} at each
+def unet_trial(
+    config: TrainConfig,
+    eval_at: tuple[int, ...],
+    work_dir: Path,
+    seeds: int = 2,
+    model: TinySDConfig | None = None,
+):
+    """A UNet of architecture `model` (default: the shipped one) trained with `config`; yields
+    {"step", "seconds", accuracy per attribute, "all", "distance", "floor"} at each
     `eval_at` step and at `config.steps`. Eval points must lie before the final decay, where
     the learning rate does not depend on the run's length (checked before anything runs)."""
     from fastgen.sd import pipeline as sd
@@ -58,10 +66,11 @@ def unet_trial(config: TrainConfig, eval_at: tuple[int, ...], work_dir: Path, se
         raise FileNotFoundError(
             f"no autoencoder at {shipped}: run `python -m fastgen train tiny-sd`"
         )
-    return _run(config, sorted(set(eval_at)), shipped, Path(work_dir), seeds)
+    model = model or TinySDConfig()
+    return _run(config, sorted(set(eval_at)), shipped, Path(work_dir), seeds, model)
 
 
-def _run(config: TrainConfig, eval_at: list[int], shipped: Path, work_dir: Path, seeds: int):
+def _run(config, eval_at: list[int], shipped: Path, work_dir: Path, seeds: int, model):
     from diffusers import AutoencoderKL
 
     from fastgen.sd import pipeline as sd
@@ -69,7 +78,7 @@ def _run(config: TrainConfig, eval_at: list[int], shipped: Path, work_dir: Path,
     from fastgen.sd.evaluate import Setting, evaluate, load_tiny_judge
     from fastgen.sd.tiny import build_pipeline
 
-    pipe = build_pipeline()
+    pipe = build_pipeline(model)
     pipe.vae = AutoencoderKL.from_pretrained(shipped, subfolder="vae", use_safetensors=True)
     pipe.set_progress_bar_config(disable=True)
     judge = load_tiny_judge()
