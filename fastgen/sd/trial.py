@@ -70,7 +70,14 @@ def unet_trial(
     return _run(config, sorted(set(eval_at)), shipped, Path(work_dir), seeds, model)
 
 
-def _run(config, eval_at: list[int], shipped: Path, work_dir: Path, seeds: int, model):
+def _run(
+    config: TrainConfig,
+    eval_at: list[int],
+    shipped: Path,
+    work_dir: Path,
+    seeds: int,
+    model: TinySDConfig,
+):
     from diffusers import AutoencoderKL
 
     from fastgen.sd import pipeline as sd
