@@ -50,8 +50,6 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_trial(args) -> int:
-    from dataclasses import replace
-
     import torch
 
     from fastgen.sd import trial
@@ -78,13 +76,8 @@ def _cmd_trial(args) -> int:
                 print(trial.format_vae_row(row), flush=True)
             return 0
         eval_at = tuple(int(s) for s in args.eval_at.split(",") if s)
-        shipped = TinySDConfig()
-        model = replace(
-            shipped,
-            unet_heads=shipped.unet_heads if args.heads is None else args.heads,
-            unet_attention=shipped.unet_attention
-            if args.attention is None
-            else ATTENTION[args.attention],
+        model = trial.with_given(
+            TinySDConfig(), unet_heads=args.heads, unet_attention=ATTENTION.get(args.attention)
         )
         rows = trial.unet_trial(config, eval_at, args.work, seeds=args.seeds, model=model)
     except (ValueError, FileNotFoundError) as err:

@@ -38,6 +38,12 @@ def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
     else:
         config = unet_recipe(steps or 4000)
         given.pop("logvar_offset", None)
+    return with_given(config, **given)
+
+
+def with_given(config, **given):
+    """`config` (a frozen dataclass) with the fields in `given` that are not None replaced: an
+    option left out keeps the shipped value."""
     return replace(config, **{k: v for k, v in given.items() if v is not None})
 
 
