@@ -193,3 +193,19 @@ def test_loading_adapters_drops_only_the_notes_that_are_true_of_every_adapter(lo
     with sd._quiet_loading():
         pass
     assert diffusers_logging.is_progress_bar_enabled()
+
+
+def test_a_fused_setting_is_measured_fused_and_unfused_after(loaded, tiny_dir):
+    from dataclasses import replace
+
+    from fastgen.sd.evaluate import Setting, evaluate
+    from fastgen.sd.judge import Judge
+
+    sd.load_adapter(loaded, "lcm", tiny_dir / "lora")
+    judge, setting = Judge().eval(), Setting("lcm", 2, 1.0, {"lcm": 1.0}, fused=True)
+    fused = evaluate(loaded, judge, setting, seeds=1, warmup=False)
+    assert fused.row()["fused"] and loaded.fused == {}  # unfused again after the run
+    active = evaluate(loaded, judge, replace(setting, fused=False), seeds=1, warmup=False)
+    assert not active.row()["fused"]
+    torch.testing.assert_close(fused.images, active.images, atol=1e-4, rtol=0)
+    sd.unload_adapters(loaded)

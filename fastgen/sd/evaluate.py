@@ -24,9 +24,14 @@ class Setting:
     guidance: float
     adapters: dict[str, float] = field(default_factory=dict)
     label: str = ""
+    # run with the adapters merged into the UNet's weights (`fuse_adapters`), as one deploys
+    # them: the same images up to float rounding, at the base model's cost per step
+    fused: bool = False
 
     def __hash__(self):
-        return hash((self.scheduler, self.steps, self.guidance, tuple(self.adapters.items())))
+        return hash(
+            (self.scheduler, self.steps, self.guidance, tuple(self.adapters.items()), self.fused)
+        )
 
     @property
     def name(self) -> str:
@@ -79,6 +84,7 @@ class Result:
             "guidance": s.guidance,
             "adapters": list(s.adapters),
             "adapter_weights": dict(s.adapters),
+            "fused": bool(self.record.get("fused")),
             "nfe_per_image": self.record["nfe_per_image"],
             "accuracy": self.accuracy,
             "all_correct": self.all_correct,
@@ -128,20 +134,27 @@ def evaluate(
     prompts, seed_list = prompt_set(seeds)
     batches, times = [], []
     record = {}
-    for seed in seed_list:
-        images, record = sd.generate(
-            loaded,
-            prompts,
-            scheduler=setting.scheduler,
-            steps=setting.steps,
-            guidance=setting.guidance,
-            adapters=setting.adapters,
-            seed=seed,
-            repeats=1,
-            warmup=warmup,
-        )
-        batches.append(images)
-        times.append(record["ms_per_image"])
+    fuse = setting.fused and bool(setting.adapters)
+    if fuse:
+        sd.fuse_adapters(loaded, setting.adapters)
+    try:
+        for seed in seed_list:
+            images, record = sd.generate(
+                loaded,
+                prompts,
+                scheduler=setting.scheduler,
+                steps=setting.steps,
+                guidance=setting.guidance,
+                adapters=setting.adapters,
+                seed=seed,
+                repeats=1,
+                warmup=warmup,
+            )
+            batches.append(images)
+            times.append(record["ms_per_image"])
+    finally:
+        if fuse:
+            sd.unfuse_adapters(loaded)
     images = torch.cat(batches)
     all_prompts = prompts * len(seed_list)
     record = {**record, "ms_per_image": sorted(times)[len(times) // 2], "seeds": seed_list}
