@@ -188,7 +188,7 @@ def test_a_trial_trains_on_the_shipped_autoencoder_and_prints_its_scores(tmp_pat
 
     args = ["trial", "unet", "--steps", "4", "--decay-steps", "2", "--eval-at", "2"]
     args += ["--pool", "32", "--batch", "4", "--seeds", "1", "--work", str(tmp_path / "t")]
-    args += ["--attention", "mid", "--heads", "2"]
+    args += ["--attention", "8x8", "--heads", "2"]  # not the shipped architecture
     assert cli.main(args + ["--weighting", "truncated-snr", "--snr-floor", "0.1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split()[:3] == ["step", "train", "s"]
@@ -403,6 +403,9 @@ def test_a_trial_starts_from_the_shipped_recipe():
     from fastgen.sd.trial import recipe_with
 
     assert recipe_with("unet") == unet_recipe(4000)
+    # the pool never holds more images than the run draws (batch x steps), at most 65,536
+    assert unet_recipe(10).pool == 10 * unet_recipe(10).batch
+    assert unet_recipe(9000).pool == 65_536
     assert recipe_with("unet", 100, lr=1e-3, pool=None) == replace(unet_recipe(100), lr=1e-3)
     assert recipe_with("vae", decay_steps=7) == vae_recipe(VAE_STEPS)
     assert recipe_with("unet", logvar_offset=-4.0) == unet_recipe(4000)

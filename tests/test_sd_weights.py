@@ -38,6 +38,15 @@ def test_the_model_card_is_rendered_from_the_records():
     assert (MODEL / "MODEL_CARD.md").read_text() == render_card(MODEL)
 
 
+def test_the_card_describes_the_shipped_architecture():
+    model = read_record(MODEL)["tiny-sd"]["model"]  # the TinySDConfig the card is written from
+    unet = json.loads((MODEL / "pipeline" / "unet" / "config.json").read_text())
+    blocks = ["CrossAttnDownBlock2D" if a else "DownBlock2D" for a in model["unet_attention"]]
+    assert unet["down_block_types"] == blocks
+    assert unet["block_out_channels"] == model["unet_channels"]
+    assert unet["attention_head_dim"] == model["unet_heads"]
+
+
 @pytest.fixture(scope="module")
 def loaded():
     torch.set_num_threads(2)

@@ -146,8 +146,13 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
         pred = cs0 * x_t + co0 * _x0(eps, t_start, x_t, alphas)
         with torch.no_grad():
             # teacher: one guided DDIM step from t_start to t_prev (the augmented PF-ODE)
-            e_c = teacher(x_t, t_start, encoder_hidden_states=cond).sample
-            e_u = teacher(x_t, t_start, encoder_hidden_states=uncond).sample
+            # (conditional and unconditional in one batch: one teacher call, not two)
+            both = teacher(
+                torch.cat([x_t, x_t]),
+                torch.cat([t_start, t_start]),
+                encoder_hidden_states=torch.cat([cond, uncond]),
+            ).sample
+            e_c, e_u = both.chunk(2)
             x0_c, x0_u = _x0(e_c, t_start, x_t, alphas), _x0(e_u, t_start, x_t, alphas)
             x0_g = x0_c + w * (x0_c - x0_u)
             e_g = e_c + w * (e_c - e_u)

@@ -23,7 +23,7 @@ from fastgen._checks import check_choice
 
 #: stage -> (what it writes in the model folder, default training steps)
 STAGES = {
-    "tiny-sd": ("pipeline", 6500),
+    "tiny-sd": ("pipeline", 9000),
     "judge": ("judge.safetensors", 4000),
     "lcm-lora": ("lcm-lora", 1200),
     "style-lora": ("style-lora", 600),

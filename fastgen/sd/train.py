@@ -39,8 +39,8 @@ class TrainConfig:
     snr_floor: float = 1.0  # "truncated-snr": the image error is weighted by max(SNR, floor)
     # > 0: `weighting` for the first `weighting_until` steps only, then the plain epsilon loss
     weighting_until: int = 0
-    # > 0: the denoising stages draw from this many images encoded once (`LatentPool`);
-    # 0: fresh images every step, encoded every step (the shipped recipe)
+    # > 0: the denoising stages draw from this many images encoded once (`LatentPool`, the
+    # shipped UNet recipe); 0: fresh images every step, encoded every step
     pool: int = 0
     # autoencoder: added to the encoder's initial log-variance bias (see `offset_logvar`);
     # 0: diffusers' initialisation, a posterior std near 1
@@ -447,9 +447,21 @@ def vae_recipe(steps: int) -> TrainConfig:
 
 
 def unet_recipe(steps: int) -> TrainConfig:
-    """The shipped UNet + text encoder training: constant 5e-4, cosine decay over the last 2000
-    steps, the plain epsilon loss on fresh images."""
-    return TrainConfig(steps=steps, lr=5e-4, decay_steps=min(2000, steps))
+    """The shipped UNet + text encoder training: constant 5e-4 with a cosine decay over the last
+    3000 steps; a truncated-SNR warm-up for the first 1500 steps (layout first), then the plain
+    epsilon loss; batches drawn from a pool of 65,536 images encoded once (never more images
+    than the run draws)."""
+    batch = 64
+    return TrainConfig(
+        steps=steps,
+        batch=batch,
+        lr=5e-4,
+        decay_steps=min(3000, steps),
+        weighting="truncated-snr",
+        snr_floor=0.3,
+        weighting_until=1500,
+        pool=min(65_536, batch * steps),
+    )
 
 
 def train_tiny_sd(out_dir: Path, vae_steps: int, unet_steps: int, progress: bool = True) -> dict:
