@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -43,6 +43,15 @@ def adapter_difference(loaded: sd.Loaded) -> list[Result]:
     """The base model at 20 steps, forced to 4 LCM steps, and with LCM-LoRA at 4 steps."""
     ensure_adapters(loaded, "lcm")
     return [run(loaded, s) for s in (BASE, BASE_LCM4, lcm(4))]
+
+
+def fusing(loaded: sd.Loaded) -> tuple[Result, Result]:
+    """LCM-LoRA at 4 steps as a bypass beside the base weights, then fused into them
+    (W0 + BA, Hu et al. 2022, sec. 4.1): the same images, at different costs."""
+    ensure_adapters(loaded, "lcm")
+    fused = lcm(4)
+    unfused = replace(fused, fused=False, label=f"{fused.name}, unfused")
+    return run(loaded, unfused), run(loaded, fused)
 
 
 def step_progression(loaded: sd.Loaded, steps=(1, 2, 4, 8)) -> list[Result]:
