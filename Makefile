@@ -40,7 +40,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 
 # Retrain the shipped tiny SD model, every stage in order, then re-measure its card
-# (about 50 minutes on 2 cores; each stage resumes from _build/sd-train if interrupted).
+# (about 40 minutes on 2 cores; each stage resumes from _build/sd-train if interrupted).
 weights: $(VENV)/.installed
 	for stage in tiny-sd judge lcm-lora style-lora paper; do \
 	  $(PY) -m fastgen train $$stage || exit 1; done
