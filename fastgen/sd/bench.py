@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -49,9 +50,7 @@ SUITE = [
     ),
     (
         "paper",
-        Setting(
-            "lcm", 4, 1.0, {"lcm": 1.0}, label="paper fine-tune + LCM-LoRA, 4 steps", fused=True
-        ),
+        replace(lcm(4), label="paper fine-tune + LCM-LoRA, 4 steps"),
         "filled",
         "paper",
     ),

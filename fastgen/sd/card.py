@@ -102,18 +102,20 @@ def render_card(model_dir: Path) -> str:
 
 
 def _architecture(model: dict) -> list[str]:
-    """The card's lines on the architecture, from the recorded `TinySDConfig`."""
-    latent = model["image_size"] // 2 ** (len(model["vae_channels"]) - 1)
-    levels = [f"{latent // 2**i}x{latent // 2**i}" for i in range(len(model["unet_channels"]))]
-    attending = [lv for lv, a in zip(levels, model["unet_attention"], strict=True) if a]
+    """The card's lines on the architecture, from the recorded `TinySDConfig` (as JSON)."""
+    from fastgen.sd.tiny import TinySDConfig
+
+    c = TinySDConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in model.items()})
+    n = c.latent_size
+    levels = [f"{n // 2**i}x{n // 2**i}" for i in range(len(c.unet_channels))]
+    attending = [lv for lv, a in zip(levels, c.unet_attention, strict=True) if a]
     mid = f"in the {levels[-1]} mid block"
     where = f"at the {' and '.join(attending)} level and {mid}" if attending else f"{mid} only"
     return [
-        f"Autoencoder: channels {tuple(model['vae_channels'])}, {model['latent_channels']} "
-        f"latent channels ({model['image_size']}x{model['image_size']} -> {latent}x{latent}). "
-        f"UNet: widths {tuple(model['unet_channels'])} at {', '.join(levels)}, attending to the "
-        f"text ({model['unet_heads']} heads) {where}. Text encoder: CLIP, "
-        f"{model['text_layers']} layers of width {model['text_width']}.",
+        f"Autoencoder: channels {c.vae_channels}, {c.latent_channels} latent channels "
+        f"({c.image_size}x{c.image_size} -> {n}x{n}). UNet: widths {c.unet_channels} at "
+        f"{', '.join(levels)}, attending to the text ({c.unet_heads} heads) {where}. Text "
+        f"encoder: CLIP, {c.text_layers} layers of width {c.text_width}.",
     ]
 
 

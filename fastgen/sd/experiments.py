@@ -64,12 +64,7 @@ def guidance_sweep(loaded: sd.Loaded, guidances=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0)) 
     """LCM-LoRA at 4 steps with classifier-free guidance added on top of the distilled one."""
     ensure_adapters(loaded, "lcm")
     return [
-        run(
-            loaded,
-            Setting(
-                "lcm", 4, g, {"lcm": 1.0}, label=f"LCM-LoRA 4 steps, guidance {g:g}", fused=True
-            ),
-        )
+        run(loaded, replace(lcm(4), guidance=g, label=f"LCM-LoRA 4 steps, guidance {g:g}"))
         for g in guidances
     ]
 

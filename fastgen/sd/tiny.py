@@ -43,6 +43,11 @@ class TinySDConfig:
     text_layers: int = 2
     seed: int = 0
 
+    @property
+    def latent_size(self) -> int:
+        """Side of the latents: the autoencoder halves the image at each but its first level."""
+        return self.image_size // 2 ** (len(self.vae_channels) - 1)
+
     def __post_init__(self):
         if self.unet_heads < 1 or any(c % self.unet_heads for c in self.unet_channels):
             raise ValueError(
@@ -93,9 +98,8 @@ def build_text_encoder(config: TinySDConfig, tokenizer) -> CLIPTextModel:
 def build_unet(config: TinySDConfig) -> UNet2DConditionModel:
     """A conditional UNet on the latents, with cross-attention to the text encoder's states in
     its mid block and at the levels `unet_attention` names."""
-    latent_size = config.image_size // 2 ** (len(config.vae_channels) - 1)
     return UNet2DConditionModel(
-        sample_size=latent_size,
+        sample_size=config.latent_size,
         in_channels=config.latent_channels,
         out_channels=config.latent_channels,
         block_out_channels=config.unet_channels,
