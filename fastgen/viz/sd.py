@@ -47,7 +47,14 @@ def sweep_figure(results: list, x: list[float], x_title: str, title: str, log_x:
             row=1,
             col=2,
         )
-    fig.update_layout(template="fastgen", title=title, height=420)
+    # the theme's legend sits above the plot area, where it would cover the subplot titles
+    fig.update_layout(
+        template="fastgen",
+        title=title,
+        height=460,
+        margin=dict(b=130),
+        legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"),
+    )
     fig.update_xaxes(title=x_title, type="log" if log_x else "linear")
     return fig
 
