@@ -428,3 +428,25 @@ def test_a_logvar_offset_scales_the_untrained_posterior_std_by_its_closed_form()
     torch.testing.assert_close(after.std, before.std * math.exp(-2.0))
     with pytest.raises(ValueError, match="logvar_offset"):
         TrainConfig(logvar_offset=float("nan"))
+
+
+def test_the_training_optimiser_matches_the_looped_adamw_bit_for_bit():
+    # the shipped weights were trained with torch's default (looped) AdamW on CPU; `adamw`
+    # runs the multi-tensor update for speed and must not move a single bit
+    from fastgen.sd.tiny import build_vae
+    from fastgen.sd.train import adamw
+
+    torch.manual_seed(0)
+    start = [p.detach() for p in build_vae(TinySDConfig()).parameters()]
+    grads = [[torch.randn_like(p) for p in start] for _ in range(4)]
+    runs = []
+    for make in (adamw, lambda ps, lr: torch.optim.AdamW(ps, lr, weight_decay=0.0, foreach=False)):
+        params = [p.clone().requires_grad_(True) for p in start]
+        opt = make(params, 3e-3)
+        for step_grads in grads:
+            for p, g in zip(params, step_grads, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        runs.append(params)
+    assert all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(start, runs[0], strict=True))

@@ -168,11 +168,14 @@ def loss_weights(
 
 
 def adamw(params, lr: float) -> torch.optim.AdamW:
-    """AdamW without weight decay (Loshchilov & Hutter 2019), for every training stage. Not the
-    fused kernel, though it saves about a tenth of a UNet step on 2 cores: its last-bit
-    differences alone turned the shipped autoencoder recipe (99.6% of reconstructions read
-    right) into one at 61.7%."""
-    return torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    """AdamW without weight decay (Loshchilov & Hutter 2019), for every training stage.
+
+    The multi-tensor (`foreach`) update: on CPU torch defaults to a loop over the parameters,
+    which cost about 30 ms of a 200 ms UNet step on 2 cores, and `foreach` gives the same
+    parameters bit for bit (a test checks), so the shipped weights do not move. Not the fused
+    kernel, faster still: its last-bit differences alone turned the shipped autoencoder recipe
+    (99.6% of reconstructions read right) into one at 61.7%."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=0.0, foreach=True)
 
 
 def _save(path: Path, state: dict) -> None:
