@@ -44,6 +44,10 @@ def _cmd_bench(args) -> int:
         from fastgen.toy2d.bench import main
 
         return main(args.json, args.dataset, args.samples, args.threads)
+    if args.suite == "machine":
+        from fastgen.sd.speed import main
+
+        return main(args.threads, args.json)
     from fastgen.sd.bench import main
 
     return main(args.json, args.tier, args.seeds, args.threads, args.card)
@@ -170,7 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_check_site)
 
     p = sub.add_parser("bench", help="print a benchmark table (quality, NFE, time)")
-    p.add_argument("suite", choices=["toy2d", "sd"])
+    p.add_argument(
+        "suite",
+        choices=["toy2d", "sd", "machine"],
+        help="machine: this machine's training speed, and the tiny model's training time here",
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
     p.add_argument("--dataset", default="two_moons", choices=["two_moons", "eight_gaussians"])
     p.add_argument("--samples", type=int, default=20000)

@@ -41,15 +41,19 @@ def render_card(model_dir: Path) -> str:
         "",
         "## Training (in order; each command resumes from its checkpoints)",
         "",
-        "| stage | writes | steps | wall time | command |",
-        "|---|---|---|---|---|",
+        "| stage | writes | steps | wall time | reference step | command |",
+        "|---|---|---|---|---|---|",
     ]
     for stage, (path, _) in STAGES.items():
         r = record[stage]
         steps = r.get("steps")
         if stage == "tiny-sd":
             steps = f"VAE {base['vae']['steps']}, UNet {base['unet']['steps']}"
-        lines.append(f"| {stage} | `{path}` | {steps} | {r['seconds']:.0f} s | `{r['command']}` |")
+        ms = r.get("reference_step_ms")  # absent from stages trained before it was recorded
+        speed = " / ".join(f"{t:.0f}" for t in ms) + " ms" if ms else "-"
+        lines.append(
+            f"| {stage} | `{path}` | {steps} | {r['seconds']:.0f} s | {speed} | `{r['command']}` |"
+        )
     total = sum(record[s]["seconds"] for s in STAGES)
     chain = total - record["judge"]["seconds"]
     v = base["versions"]
@@ -59,6 +63,12 @@ def render_card(model_dir: Path) -> str:
         f"minutes; with the judge {total / 60:.1f} minutes; on {base['machine']} with "
         f"{base['threads']} torch threads; torch {v['torch']}, diffusers {v['diffusers']}, "
         f"transformers {v['transformers']}, peft {v['peft']}; trained {base['date']}.",
+        "",
+        "Reference step: the machine's speed just before and after each stage, the median time",
+        "of one training step of an untrained tiny UNet + text encoder at batch 64",
+        "(`fastgen.sd.speed`); the same computation has run up to twice as fast in one hour as",
+        "in another on these 2-core machines. `python -m fastgen bench machine` times it on",
+        "your machine and scales the wall times above to it.",
         f"Latent scaling factor (1 / std of the latents): {base['latent_scaling_factor']:.4f}.",
         f"LCM-LoRA: rank {record['lcm-lora']['rank']}, "
         f"{record['lcm-lora']['lora_parameters']:,} parameters. Style LoRA: rank "

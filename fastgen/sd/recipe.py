@@ -1,6 +1,7 @@
 """The recipe of the shipped tiny model: one command per stage, each stage recorded (config,
-seconds, machine, library versions, date and the command itself) in `record.json` beside the
-weights, so that the model card can say exactly what produced them.
+seconds, the machine's speed before and after (`fastgen.sd.speed`), machine, library versions,
+date and the command itself) in `record.json` beside the weights, so that the model card can
+say exactly what produced them.
 
     python -m fastgen train tiny-sd     # autoencoder, then UNet + text encoder -> pipeline/
     python -m fastgen train judge       # the classifier that scores images -> judge.safetensors
@@ -91,6 +92,7 @@ def run_stage(
     from fastgen.sd import judge as judge_mod
     from fastgen.sd import train
     from fastgen.sd.lcm import LCMLoRAConfig, train_lcm_lora
+    from fastgen.sd.speed import reference_step_ms
 
     check_choice(stage, STAGES, "stage")
     model_dir, work_dir = Path(model_dir), Path(work_dir)
@@ -102,6 +104,7 @@ def run_stage(
     if shown.is_relative_to(Path.cwd()):  # the record reads the same on every clone
         shown = shown.relative_to(Path.cwd())
     command = f"python -m fastgen train {stage} --out {shown} --steps {steps}"
+    speed_before = reference_step_ms()  # and after: this machine's speed drifts by the hour
     if stage == "tiny-sd":
         # built in the work folder and moved into place whole
         record = train.train_tiny_sd(work_dir, vae_steps, steps, progress)
@@ -137,6 +140,7 @@ def run_stage(
         **record,
         "command": command,
         "threads": torch.get_num_threads(),
+        "reference_step_ms": [speed_before, reference_step_ms()],
         "machine": f"{platform.machine()} CPU" if not torch.cuda.is_available() else "cuda",
         "versions": _versions(),
         "date": datetime.date.today().isoformat(),

@@ -1,0 +1,98 @@
+"""How fast a machine trains the tiny model: one fixed reference training step, timed.
+
+The same computation ran up to twice as fast in one hour as in another on the 2-core machines
+this model is trained on, so wall times recorded on different days do not compare by
+themselves. Every training stage records this step's time beside its own wall time
+(`fastgen.sd.recipe`), and `python -m fastgen bench machine` times it here and scales the
+recorded chain to this machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+
+def reference_step_ms(steps: int = 6, warmup: int = 2, batch: int = 64) -> float:
+    """Median wall time (ms) of one step of the tiny UNet + text encoder trained as the base
+    model is (epsilon loss, backward, AdamW), on fixed seeded inputs at `batch`, with the
+    current torch thread count. The modules are built afresh from the shipped architecture;
+    nothing outside this function changes."""
+    import torch.nn.functional as F
+
+    from fastgen._checks import check_steps
+    from fastgen.sd.shapes import all_items
+    from fastgen.sd.tiny import TinySDConfig, build_pipeline
+    from fastgen.sd.train import adamw, encode_prompts
+
+    check_steps(steps, "steps")
+    check_steps(batch, "batch")
+    pipe = build_pipeline(TinySDConfig())
+    unet, size = pipe.unet, pipe.unet.config.sample_size
+    g = torch.Generator().manual_seed(0)
+    noisy = torch.randn(batch, unet.config.in_channels, size, size, generator=g)
+    noise = torch.randn(noisy.shape, generator=g)
+    t = torch.randint(0, 1000, (batch,), generator=g)
+    captions = [item.caption for item in all_items()]
+    captions = (captions * (batch // len(captions) + 1))[:batch]
+    opt = adamw(list(unet.parameters()) + list(pipe.text_encoder.parameters()), 1e-4)
+    times = []
+    for _ in range(warmup + steps):
+        start = time.perf_counter()
+        states = encode_prompts(pipe, captions)
+        loss = F.mse_loss(unet(noisy, t, encoder_hidden_states=states).sample, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times[warmup:])
+
+
+def expected_seconds(recorded_seconds: float, recorded_ms: float, here_ms: float) -> float:
+    """A recorded wall time scaled to a machine whose reference step takes `here_ms`."""
+    return recorded_seconds * here_ms / recorded_ms
+
+
+def scaled_record(record: dict, here_ms: float) -> dict:
+    """{stage: {"seconds", "reference_step_ms", "expected_seconds"}} for the stages of `record`
+    (a model folder's record.json) that recorded their speed, scaled to `here_ms`."""
+    rows = {}
+    for stage, r in record.items():
+        then = r.get("reference_step_ms")
+        if then:  # stages trained before their speed was recorded have none
+            mean = sum(then) / len(then)
+            rows[stage] = {
+                "seconds": r["seconds"],
+                "reference_step_ms": mean,
+                "expected_seconds": expected_seconds(r["seconds"], mean, here_ms),
+            }
+    return rows
+
+
+def main(threads: int, json_path=None, model_dir=None) -> int:
+    """`python -m fastgen bench machine`: the reference step here, and every recorded training
+    stage of the shipped model scaled to it; `json_path` also gets them as JSON."""
+    import json
+
+    from fastgen.sd.pipeline import tiny_model_dir
+    from fastgen.sd.recipe import read_record
+
+    torch.set_num_threads(threads)
+    here = reference_step_ms()
+    rows = scaled_record(read_record(model_dir or tiny_model_dir()), here)
+    print(f"reference step here: {here:.1f} ms ({threads} torch threads)")
+    print(f"{'stage':12s} {'recorded s':>10s} {'ref. ms then':>12s} {'expected here s':>15s}")
+    for stage, row in rows.items():
+        print(
+            f"{stage:12s} {row['seconds']:10.0f} {row['reference_step_ms']:12.1f} "
+            f"{row['expected_seconds']:15.0f}"
+        )
+    model = sum(r["expected_seconds"] for s, r in rows.items() if s != "judge")
+    print(f"the model (the stages above but the judge) here: about {model / 60:.1f} minutes")
+    if json_path is not None:
+        result = {"threads": threads, "reference_step_ms": here, "stages": rows}
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {json_path}")
+    return 0
