@@ -54,3 +54,15 @@ def test_curve_and_pareto_figures_plot_the_points():
     fig = pareto_figure([("x", 1.0, 0.5), ("y", 2.0, 0.7), ("z", 3.0, 0.1)], "loss", "t")
     frontier = fig.data[1]
     assert list(frontier.x) == [1.0, 3.0]
+
+
+def test_a_subtitle_is_a_second_title_line_with_room_for_it():
+    # a long "which model ran" caption would be cut at the figure's width inside the title
+    images = torch.rand(1, 3, 8, 8)
+    plain = image_grid_figure({"a": images}, title="t")
+    fig = image_grid_figure({"a": images}, title="t", subtitle="tiny tier: tiny-sd on cpu")
+    assert fig.layout.title.text == "t"
+    assert fig.layout.title.subtitle.text == "tiny tier: tiny-sd on cpu"
+    assert fig.layout.margin.t > plain.layout.margin.t
+    fig = pareto_figure([("x", 1.0, 0.5)], "loss", "t", subtitle="gpu tier")
+    assert fig.layout.title.subtitle.text == "gpu tier"

@@ -27,10 +27,12 @@ def image_grid_figure(
     title: str = "",
     cell: int = 110,
     upscale: int = 4,
+    subtitle: str = "",
 ) -> go.Figure:
     """One column per entry of `columns` (a title -> images [n, 3, H, W] in [0, 1]), the same
     n rows in each; hover shows the row label (e.g. the prompt). Images travel as PNG data
-    URIs, upscaled `upscale` times with nearest-neighbour so pixels stay crisp."""
+    URIs, upscaled `upscale` times with nearest-neighbour so pixels stay crisp. `subtitle`: a
+    second title line (e.g. which model ran)."""
     names = list(columns)
     n = len(next(iter(columns.values())))
     if any(len(v) != n for v in columns.values()):
@@ -55,10 +57,10 @@ def image_grid_figure(
             )
     fig.update_layout(
         template="fastgen",
-        title=title or None,
-        height=cell * n + (110 if title else 60),
+        title=dict(text=title, subtitle=dict(text=subtitle)) if title else None,
+        height=cell * n + (110 if title else 60) + (20 if subtitle else 0),
         width=None,
-        margin=dict(l=10, r=10, t=90 if title else 50, b=10),
+        margin=dict(l=10, r=10, t=(90 if title else 50) + (20 if subtitle else 0), b=10),
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)

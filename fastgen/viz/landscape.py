@@ -93,8 +93,11 @@ def curve_figure(
     return fig
 
 
-def pareto_figure(points: list[tuple[str, float, float]], y_title: str, title: str) -> go.Figure:
-    """(label, ms per image, loss) points and their computed Pareto frontier."""
+def pareto_figure(
+    points: list[tuple[str, float, float]], y_title: str, title: str, subtitle: str = ""
+) -> go.Figure:
+    """(label, ms per image, loss) points and their computed Pareto frontier; `subtitle`: a
+    second title line (e.g. which model ran)."""
     as_points = [Point(label, ms, loss, label) for label, ms, loss in points]
     front = pareto_frontier(as_points)
     fig = go.Figure()
@@ -118,8 +121,9 @@ def pareto_figure(points: list[tuple[str, float, float]], y_title: str, title: s
     )
     fig.update_layout(
         template="fastgen",
-        title=title,
+        title=dict(text=title, subtitle=dict(text=subtitle)),
         height=520,
+        margin=dict(t=110 if subtitle else 90),
         xaxis=dict(title="milliseconds per image (log)", type="log"),
         yaxis=dict(title=y_title),
     )

@@ -8,9 +8,17 @@ from plotly.subplots import make_subplots
 from fastgen.viz.theme import COLORS
 
 
-def sweep_figure(results: list, x: list[float], x_title: str, title: str, log_x: bool = False):
+def sweep_figure(
+    results: list,
+    x: list[float],
+    x_title: str,
+    title: str,
+    log_x: bool = False,
+    subtitle: str = "",
+):
     """The tier's quality score and (tiny tier) the Fréchet distance with its noise floor
-    against a swept setting; hover adds the measured latency."""
+    against a swept setting; hover adds the measured latency. `subtitle`: a second title line
+    (e.g. which model ran), which Plotly would otherwise cut at the figure's width."""
     has_distance = results[0].distance is not None
     panels = [("quality", [r.quality for r in results], COLORS[0], ".1f")]
     if has_distance:
@@ -50,9 +58,9 @@ def sweep_figure(results: list, x: list[float], x_title: str, title: str, log_x:
     # the theme's legend sits above the plot area, where it would cover the subplot titles
     fig.update_layout(
         template="fastgen",
-        title=title,
-        height=460,
-        margin=dict(b=130),
+        title=dict(text=title, subtitle=dict(text=subtitle)),
+        height=460 + (20 if subtitle else 0),
+        margin=dict(t=110 if subtitle else 90, b=130),
         legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"),
     )
     fig.update_xaxes(title=x_title, type="log" if log_x else "linear")
