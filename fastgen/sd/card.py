@@ -69,6 +69,7 @@ def render_card(model_dir: Path) -> str:
         "(`fastgen.sd.speed`); the same computation has run up to twice as fast in one hour as",
         "in another on these 2-core machines. `python -m fastgen bench machine` times it on",
         "your machine and scales the wall times above to it.",
+        "",
         f"Latent scaling factor (1 / std of the latents): {base['latent_scaling_factor']:.4f}.",
         f"LCM-LoRA: rank {record['lcm-lora']['rank']}, "
         f"{record['lcm-lora']['lora_parameters']:,} parameters. Style LoRA: rank "
@@ -98,8 +99,11 @@ def render_card(model_dir: Path) -> str:
         "",
         "With the same torch build on the same kind of CPU the commands above give these weights",
         "bit for bit: the whole chain, run twice on 2026-11-24 from empty checkpoint folders,",
-        "wrote identical files (wall times 45.8 and 37.9 minutes: this machine's speed varies",
-        "from hour to hour; the times above are the second run's).",
+        "wrote identical files (wall times 45.8 and 37.9 minutes), and the run recorded above",
+        "(2026-11-25: AdamW's multi-tensor update, which changes no bit, and the LCM-LoRA cut",
+        "from 1200 to 800 steps) wrote the same autoencoder, text encoder, UNet, judge, style",
+        "LoRA and fine-tune once more. Its wall times are a slow day's: the autoencoder, the same",
+        "arithmetic as the day before, took 1186 s against 691 s.",
         "Elsewhere, check a retrained autoencoder before training on it (`python -m fastgen",
         "trial vae` scores one in about ten minutes): its recipe is sensitive to rounding. In a",
         "rerun on 2026-11-24 with torch's fused AdamW kernel, which differs from the default one",

@@ -50,7 +50,9 @@ LORA_TARGETS = [
 class LCMLoRAConfig:
     """One LCM-LoRA distillation run."""
 
-    steps: int = 1200
+    # 800: on the shipped base, 1200 steps scored no better at 4 steps (95.8% all-correct
+    # against 96.4%, bench sd) and cost half as long again
+    steps: int = 800
     batch: int = 32
     lr: float = 1e-3
     schedule: str = "cosine"  # or "constant" (see `fastgen.sd.train.learning_rate`)

@@ -26,7 +26,7 @@ from fastgen._checks import check_choice
 STAGES = {
     "tiny-sd": ("pipeline", 9000),
     "judge": ("judge.safetensors", 4000),
-    "lcm-lora": ("lcm-lora", 1200),
+    "lcm-lora": ("lcm-lora", 800),
     "style-lora": ("style-lora", 600),
     "paper": ("paper-unet", 600),
 }
