@@ -52,7 +52,7 @@ def test_curve_and_pareto_figures_plot_the_points():
     fig = curve_figure(pts, r, pts, r, "tiny")
     assert sum(len(t.x) for t in fig.data) == 8
     fig = pareto_figure([("x", 1.0, 0.5), ("y", 2.0, 0.7), ("z", 3.0, 0.1)], "loss", "t")
-    frontier = fig.data[1]
+    frontier = fig.data[-1]
     assert list(frontier.x) == [1.0, 3.0]
 
 
@@ -66,3 +66,13 @@ def test_a_subtitle_is_a_second_title_line_with_room_for_it():
     assert fig.layout.margin.t > plain.layout.margin.t
     fig = pareto_figure([("x", 1.0, 0.5)], "loss", "t", subtitle="gpu tier")
     assert fig.layout.title.subtitle.text == "gpu tier"
+
+
+def test_pareto_points_are_drawn_per_sampler_with_their_step_counts():
+    points = [("DDPM 50", 80.0, 4.0), ("LCM-LoRA 4", 6.0, 4.0), ("DDPM 100", 160.0, 10.0)]
+    fig = pareto_figure(points + [("teacher", 90.0, 3.0)], "loss", "t")
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["DDPM"].text) == ["50", "100"]
+    assert list(by_name["DDPM"].customdata) == ["DDPM 50", "DDPM 100"]
+    assert list(by_name["teacher"].text) == ["teacher"]  # no step count: the label itself
+    assert by_name["DDPM"].marker.color != by_name["Pareto frontier"].line.color

@@ -93,24 +93,37 @@ def curve_figure(
     return fig
 
 
+def _family_and_steps(label: str) -> tuple[str, str]:
+    """("LCM-LoRA", "4") from "LCM-LoRA 4"; a label without a trailing count is its own family."""
+    family, _, steps = label.rpartition(" ")
+    return (family, steps) if family and steps.isdigit() else (label, "")
+
+
 def pareto_figure(
     points: list[tuple[str, float, float]], y_title: str, title: str, subtitle: str = ""
 ) -> go.Figure:
     """(label, ms per image, loss) points and their computed Pareto frontier; `subtitle`: a
-    second title line (e.g. which model ran)."""
+    second title line (e.g. which model ran). Labels ending in a step count ("DDPM 50") are
+    drawn one colour per sampler with only the count beside each point, so that neighbours
+    at a similar quality do not print over each other; hover gives the whole label."""
     as_points = [Point(label, ms, loss, label) for label, ms, loss in points]
     front = pareto_frontier(as_points)
     fig = go.Figure()
-    fig.add_scatter(
-        x=[p.cost for p in as_points],
-        y=[p.loss for p in as_points],
-        mode="markers+text",
-        text=[p.label for p in as_points],
-        textposition="top center",
-        name="measured",
-        marker=dict(color=COLORS[0], size=9),
-        hovertemplate="%{text}: %{x:.2f} ms, %{y:.3g}<extra></extra>",
-    )
+    families: dict[str, list[Point]] = {}
+    for p in as_points:
+        families.setdefault(_family_and_steps(p.label)[0], []).append(p)
+    for i, (family, members) in enumerate(families.items()):
+        fig.add_scatter(
+            x=[p.cost for p in members],
+            y=[p.loss for p in members],
+            mode="markers+text",
+            text=[_family_and_steps(p.label)[1] or p.label for p in members],
+            textposition="top center",
+            customdata=[p.label for p in members],
+            name=family,
+            marker=dict(color=COLORS[(i + (i >= 3)) % len(COLORS)], size=9),
+            hovertemplate="%{customdata}: %{x:.2f} ms, %{y:.3g}<extra></extra>",
+        )
     fig.add_scatter(
         x=[p.cost for p in front],
         y=[p.loss for p in front],
