@@ -10,6 +10,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from fastgen.sd.images import to_uint8
+from fastgen.viz.theme import SUBTITLE_PX, title_layout
 
 
 def png_data_uri(image: torch.Tensor, upscale: int = 1) -> str:
@@ -57,10 +58,10 @@ def image_grid_figure(
             )
     fig.update_layout(
         template="fastgen",
-        title=dict(text=title, subtitle=dict(text=subtitle)) if title else None,
-        height=cell * n + (110 if title else 60) + (20 if subtitle else 0),
+        **title_layout(title, subtitle, top=90 if title else 50),
+        height=cell * n + (110 if title else 60) + (SUBTITLE_PX if subtitle else 0),
         width=None,
-        margin=dict(l=10, r=10, t=(90 if title else 50) + (20 if subtitle else 0), b=10),
+        margin=dict(l=10, r=10, b=10),
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from fastgen.landscape import composability as comp
 from fastgen.landscape.curve import Point, Regions, pareto_frontier
-from fastgen.viz.theme import COLORS
+from fastgen.viz.theme import COLORS, title_layout
 
 REGION_COLOURS = {
     "free": "rgba(0,158,115,0.13)",
@@ -134,9 +134,8 @@ def pareto_figure(
     )
     fig.update_layout(
         template="fastgen",
-        title=dict(text=title, subtitle=dict(text=subtitle)),
+        **title_layout(title, subtitle),
         height=520,
-        margin=dict(t=110 if subtitle else 90),
         xaxis=dict(title="milliseconds per image (log)", type="log"),
         yaxis=dict(title=y_title),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fastgen.viz.theme import COLORS
+from fastgen.viz.theme import COLORS, SUBTITLE_PX, title_layout
 
 
 def sweep_figure(
@@ -58,9 +58,9 @@ def sweep_figure(
     # the theme's legend sits above the plot area, where it would cover the subplot titles
     fig.update_layout(
         template="fastgen",
-        title=dict(text=title, subtitle=dict(text=subtitle)),
-        height=460 + (20 if subtitle else 0),
-        margin=dict(t=110 if subtitle else 90, b=130),
+        **title_layout(title, subtitle),
+        height=460 + (SUBTITLE_PX if subtitle else 0),
+        margin_b=130,
         legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"),
     )
     fig.update_xaxes(title=x_title, type="log" if log_x else "linear")

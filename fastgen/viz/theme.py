@@ -23,13 +23,17 @@ COLORS = (
     "#999999",  # grey
 )
 
+#: top margin (px) the theme leaves for a one-line title; a subtitle needs `SUBTITLE_PX` more
+TITLE_TOP = 90
+SUBTITLE_PX = 20
+
 TEMPLATE = go.layout.Template(
     layout=dict(
         colorway=list(COLORS),
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13),
-        margin=dict(l=60, r=20, t=90, b=50),
+        margin=dict(l=60, r=20, t=TITLE_TOP, b=50),
         hovermode="closest",
         title=dict(x=0, xanchor="left", y=0.98, yanchor="top"),
         legend=dict(
@@ -38,6 +42,16 @@ TEMPLATE = go.layout.Template(
     )
 )
 pio.templates["fastgen"] = TEMPLATE
+
+
+def title_layout(title: str, subtitle: str = "", top: int = TITLE_TOP) -> dict:
+    """Layout entries for a title (none if empty) with an optional second line (Plotly cuts a
+    long title at the figure's width instead of wrapping it) and a top margin `top` with room
+    for it."""
+    return {
+        "title": dict(text=title, subtitle=dict(text=subtitle)) if title else None,
+        "margin_t": top + (SUBTITLE_PX if subtitle else 0),
+    }
 
 
 def new_figure(**layout) -> go.Figure:
