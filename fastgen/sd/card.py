@@ -105,7 +105,7 @@ def render_card(model_dir: Path) -> str:
         "LoRA and fine-tune once more. Its wall times are a slow day's: the autoencoder, the same",
         "arithmetic as the day before, took 1186 s against 691 s.",
         "Elsewhere, check a retrained autoencoder before training on it (`python -m fastgen",
-        "trial vae` scores one in about ten minutes): its recipe is sensitive to rounding. In a",
+        "trial vae` scores one in 12 to 20 minutes): its recipe is sensitive to rounding. In a",
         "rerun on 2026-11-24 with torch's fused AdamW kernel, which differs from the default one",
         "only in the last bits, the same recipe gave an autoencoder whose reconstructions the",
         "judge read fully right 61.7% of the time (filled shapes on black, scored as `trial vae`",
