@@ -441,8 +441,9 @@ def vae_recipe(steps: int) -> TrainConfig:
     """The shipped autoencoder's training. It sees every style and background, as SD's VAE sees
     all of its data, so the style LoRA and the fine-tuned variant share it. It is a third of the
     chain's time, but shorter runs lose colour (`trial vae`, 2026-11-25, with logvar_offset -4:
-    1600 and 1800 steps read 87.2% of colours right against 100%, worst on paper), and so did
-    1800 steps on 16x16 crops before 600 on whole images (88.6%)."""
+    1600 and 1800 steps read 87.2% of colours right against 100%, worst on paper; 1800 steps at
+    lr 2e-3 or 5e-3 read 78.6% and 78.2%), and so did 1800 steps on 16x16 crops before 600 on
+    whole images (88.6%)."""
     return TrainConfig(
         steps=steps,
         lr=3e-3,
