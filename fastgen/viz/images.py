@@ -10,7 +10,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from fastgen.sd.images import to_uint8
-from fastgen.viz.theme import SUBTITLE_PX, title_layout
+from fastgen.viz.theme import SUBTITLE_PX, TITLE_TOP, title_layout
 
 
 def png_data_uri(image: torch.Tensor, upscale: int = 1) -> str:
@@ -58,7 +58,7 @@ def image_grid_figure(
             )
     fig.update_layout(
         template="fastgen",
-        **title_layout(title, subtitle, top=90 if title else 50),
+        **title_layout(title, subtitle, top=TITLE_TOP if title else 50),
         height=cell * n + (110 if title else 60) + (SUBTITLE_PX if subtitle else 0),
         width=None,
         margin=dict(l=10, r=10, b=10),

@@ -93,6 +93,9 @@ def curve_figure(
     return fig
 
 
+FRONTIER_COLOUR = COLORS[3]
+
+
 def _family_and_steps(label: str) -> tuple[str, str]:
     """("LCM-LoRA", "4") from "LCM-LoRA 4"; a label without a trailing count is its own family."""
     family, _, steps = label.rpartition(" ")
@@ -109,19 +112,22 @@ def pareto_figure(
     as_points = [Point(label, ms, loss, label) for label, ms, loss in points]
     front = pareto_frontier(as_points)
     fig = go.Figure()
-    families: dict[str, list[Point]] = {}
+    families: dict[str, list[tuple[Point, str]]] = {}
     for p in as_points:
-        families.setdefault(_family_and_steps(p.label)[0], []).append(p)
+        family, steps = _family_and_steps(p.label)
+        families.setdefault(family, []).append((p, steps or p.label))
+    # every colour but the frontier's
+    palette = [c for c in COLORS if c != FRONTIER_COLOUR]
     for i, (family, members) in enumerate(families.items()):
         fig.add_scatter(
-            x=[p.cost for p in members],
-            y=[p.loss for p in members],
+            x=[p.cost for p, _ in members],
+            y=[p.loss for p, _ in members],
             mode="markers+text",
-            text=[_family_and_steps(p.label)[1] or p.label for p in members],
+            text=[text for _, text in members],
             textposition="top center",
-            customdata=[p.label for p in members],
+            customdata=[p.label for p, _ in members],
             name=family,
-            marker=dict(color=COLORS[(i + (i >= 3)) % len(COLORS)], size=9),
+            marker=dict(color=palette[i % len(palette)], size=9),
             hovertemplate="%{customdata}: %{x:.2f} ms, %{y:.3g}<extra></extra>",
         )
     fig.add_scatter(
@@ -129,7 +135,7 @@ def pareto_figure(
         y=[p.loss for p in front],
         mode="lines",
         name="Pareto frontier",
-        line=dict(color=COLORS[3], dash="dash"),
+        line=dict(color=FRONTIER_COLOUR, dash="dash"),
         hoverinfo="skip",
     )
     fig.update_layout(
