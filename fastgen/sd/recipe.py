@@ -21,12 +21,13 @@ from pathlib import Path
 import torch
 
 from fastgen._checks import check_choice
+from fastgen.sd.lcm import LCMLoRAConfig
 
 #: stage -> (what it writes in the model folder, default training steps)
 STAGES = {
     "tiny-sd": ("pipeline", 9000),
     "judge": ("judge.safetensors", 4000),
-    "lcm-lora": ("lcm-lora", 800),
+    "lcm-lora": ("lcm-lora", LCMLoRAConfig.steps),  # why that many: see its comment
     "style-lora": ("style-lora", 600),
     "paper": ("paper-unet", 600),
 }
@@ -91,7 +92,7 @@ def run_stage(
     record it. Later stages start from the base model already in `model_dir`."""
     from fastgen.sd import judge as judge_mod
     from fastgen.sd import train
-    from fastgen.sd.lcm import LCMLoRAConfig, train_lcm_lora
+    from fastgen.sd.lcm import train_lcm_lora
     from fastgen.sd.speed import reference_step_ms
 
     check_choice(stage, STAGES, "stage")
