@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from fastgen.sd.bench import HEADER, format_row
-from fastgen.sd.recipe import STAGES, read_record
+from fastgen.sd.recipe import MODEL_STAGES, STAGES, read_record
 
 
 def render_card(model_dir: Path) -> str:
@@ -55,7 +55,7 @@ def render_card(model_dir: Path) -> str:
             f"| {stage} | `{path}` | {steps} | {r['seconds']:.0f} s | {speed} | `{r['command']}` |"
         )
     total = sum(record[s]["seconds"] for s in STAGES)
-    chain = total - record["judge"]["seconds"]
+    chain = sum(record[s]["seconds"] for s in MODEL_STAGES)
     v = base["versions"]
     lines += [
         "",

@@ -77,7 +77,7 @@ def main(threads: int, json_path=None, model_dir=None) -> int:
     import json
 
     from fastgen.sd.pipeline import tiny_model_dir
-    from fastgen.sd.recipe import read_record
+    from fastgen.sd.recipe import MODEL_STAGES, read_record
 
     torch.set_num_threads(threads)
     here = reference_step_ms()
@@ -89,7 +89,7 @@ def main(threads: int, json_path=None, model_dir=None) -> int:
             f"{stage:12s} {row['seconds']:10.0f} {row['reference_step_ms']:12.1f} "
             f"{row['expected_seconds']:15.0f}"
         )
-    model = sum(r["expected_seconds"] for s, r in rows.items() if s != "judge")
+    model = sum(r["expected_seconds"] for s, r in rows.items() if s in MODEL_STAGES)
     print(f"the model (the stages above but the judge) here: about {model / 60:.1f} minutes")
     if json_path is not None:
         result = {"threads": threads, "reference_step_ms": here, "stages": rows}
