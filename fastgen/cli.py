@@ -73,6 +73,7 @@ def _cmd_trial(args) -> int:
             weighting_until=args.weighting_until,
             pool=args.pool,
             logvar_offset=args.logvar_offset,
+            mse_weight=args.mse_weight,
         )
         if args.what == "vae":
             print(trial.VAE_HEADER, flush=True)
@@ -203,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         "trial", help="try a UNet or autoencoder recipe, scored by the judge (retrains nothing)"
     )
     p.add_argument("what", choices=["unet", "vae"])
-    p.add_argument("--steps", type=int, default=None, help="default 4000 (unet), 2400 (vae)")
+    p.add_argument("--steps", type=int, default=None, help="default 4000 (unet), 1800 (vae)")
     # every other option defaults to the shipped recipe's value (`fastgen.sd.train.*_recipe`)
     p.add_argument("--decay-steps", type=int, default=None, help="unet: final cosine decay")
     p.add_argument("--lr", type=float, default=None)
@@ -217,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", type=int, default=None, help="images encoded once (0: fresh)")
     p.add_argument(
         "--logvar-offset", type=float, default=None, help="vae: shift of the initial log-variance"
+    )
+    p.add_argument(
+        "--mse-weight", type=float, default=None, help="vae: squared-error term beside L1"
     )
     # the architecture defaults to the shipped model's (`fastgen.sd.tiny.TinySDConfig`)
     p.add_argument("--heads", type=int, default=None, help="unet: attention heads per block")

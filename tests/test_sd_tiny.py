@@ -365,7 +365,7 @@ def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path
     assert (shipped["name"], trial["name"]) == ("shipped", "trial") and trial["seconds"] > 0
     looks = [k for k in trial if "/" in k]
     assert len(looks) == 4 and all(0 <= trial[k] <= 100 for k in looks)
-    assert trial["l1"] > shipped["l1"]  # two steps of training against 2400
+    assert trial["l1"] > shipped["l1"]  # two steps of training against the shipped recipe's
     for row in (shipped, trial):
         # an image is fully right only if every attribute is, and the looks are equal in size:
         # the looks' mean cannot beat the worst attribute
@@ -410,6 +410,11 @@ def test_a_trial_starts_from_the_shipped_recipe():
     assert recipe_with("vae", decay_steps=7) == vae_recipe(VAE_STEPS)
     assert recipe_with("unet", logvar_offset=-4.0) == unet_recipe(4000)
     assert recipe_with("vae", logvar_offset=-4.0).logvar_offset == -4.0
+    assert recipe_with("unet", mse_weight=10.0) == unet_recipe(4000)
+    assert recipe_with("vae", mse_weight=10.0).mse_weight == 10.0
+    for bad in (-1.0, float("inf")):
+        with pytest.raises(ValueError, match="mse_weight"):
+            TrainConfig(mse_weight=bad)
     with pytest.raises(ValueError, match="what"):
         recipe_with("judge")
 

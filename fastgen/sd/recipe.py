@@ -34,7 +34,7 @@ STAGES = {
 #: the stages that make the model (the judge only measures it): the chain whose time counts
 MODEL_STAGES = tuple(s for s in STAGES if s != "judge")
 #: autoencoder steps of the tiny-sd stage (its UNet steps are the stage's steps)
-VAE_STEPS = 2400
+VAE_STEPS = 1800
 STYLE_LORA_RANK = 8
 
 

@@ -26,7 +26,7 @@ def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
     """The shipped recipe of `what` ("unet" or "vae"), changed where `given` is not None;
     `steps` defaults to 4000 (unet) or the shipped count (vae). The autoencoder has no final
     decay, so `decay_steps` is ignored for it; the UNet trial uses the shipped autoencoder, so
-    `logvar_offset` is ignored for it."""
+    `logvar_offset` and `mse_weight` are ignored for it."""
     from fastgen._checks import check_choice
     from fastgen.sd.recipe import VAE_STEPS
     from fastgen.sd.train import unet_recipe, vae_recipe
@@ -38,6 +38,7 @@ def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
     else:
         config = unet_recipe(steps or 4000)
         given.pop("logvar_offset", None)
+        given.pop("mse_weight", None)
     return with_given(config, **given)
 
 
