@@ -40,8 +40,9 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 
 # Retrain the shipped tiny SD model, every stage in order, then re-measure its card
-# (62.5 minutes measured on 2 cores on a slow day; it follows the machine's speed: `python -m fastgen
-# bench machine` estimates it here; each stage resumes from _build/sd-train if interrupted).
+# (62.5 minutes measured on 2 cores on a slow day; it follows the machine's speed:
+# `python -m fastgen bench machine` estimates it here; each stage resumes from _build/sd-train
+# if interrupted).
 weights: $(VENV)/.installed
 	for stage in tiny-sd judge lcm-lora style-lora paper; do \
 	  $(PY) -m fastgen train $$stage || exit 1; done
