@@ -50,7 +50,22 @@ def _cmd_bench(args) -> int:
         return main(args.threads, args.json)
     from fastgen.sd.bench import main
 
-    return main(args.json, args.tier, args.seeds, args.threads, args.card)
+    try:
+        return main(args.json, args.tier, args.seeds, args.threads, args.card, args.quick)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def _cmd_fetch(args) -> int:
+    from fastgen.sd import hub
+
+    try:
+        folders = hub.fetch(args.what)
+    except Exception as err:  # network, authentication, a renamed file: one line, no traceback
+        raise SystemExit(f"error: fetch {args.what} failed: {err}") from None
+    for folder in folders:
+        print(f"cached {folder}")
+    return 0
 
 
 def _cmd_trial(args) -> int:
@@ -124,13 +139,15 @@ def _cmd_generate(args) -> int:
 
     torch.set_num_threads(args.threads)
     if args.out.suffix.lower() != ".png":
-        raise SystemExit(f"--out must name a .png file, got {args.out}")
-    loaded = sd.load_pipeline(args.tier, variant=args.variant)
+        raise SystemExit(f"error: --out must name a .png file, got {args.out}")
+    if not args.out.parent.is_dir():
+        raise SystemExit(f"error: --out {args.out}: no folder {args.out.parent}; create it first")
     adapters = dict(args.lora)
-    for name in adapters:
-        sd.load_adapter(loaded, name)
     guidance = args.guidance if args.guidance is not None else (1.0 if "lcm" in adapters else 7.5)
     try:
+        loaded = sd.load_pipeline(args.tier, variant=args.variant)
+        for name in adapters:
+            sd.load_adapter(loaded, name)
         images, record = sd.generate(
             loaded,
             args.prompt,
@@ -141,9 +158,9 @@ def _cmd_generate(args) -> int:
             seed=args.seed,
             repeats=args.repeats,
         )
-    except ValueError as err:
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
         raise SystemExit(f"error: {err}") from None
-    save_png(images[0], args.out, scale=args.scale)
+    save_png(images[0], args.out, pixels=args.size)
     print(json.dumps({**record, "out": str(args.out)}, indent=2))
     return 0
 
@@ -185,9 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=20000)
     p.add_argument("--threads", type=int, default=2, help="torch threads (pinned for timing)")
     p.add_argument("--tier", default="auto", choices=["tiny", "gpu", "auto"], help="sd only")
-    p.add_argument("--seeds", type=int, default=4, help="sd: images per prompt (48 prompts)")
+    p.add_argument(
+        "--seeds", type=int, default=None, help="sd: images per prompt (default: the tier's)"
+    )
     p.add_argument("--card", action="store_true", help="sd: update the tiny model's card")
+    p.add_argument("--quick", action="store_true", help="sd: one seed; writes bench-sd-<tier>.json")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser(
+        "fetch", help="download the Hugging Face files the gpu tier reads (only when asked)"
+    )
+    p.add_argument("what", choices=["sd15", "sdxl-turbo"])
+    p.set_defaults(func=_cmd_fetch)
 
     p = sub.add_parser(
         "train", help="train a stage of the tiny SD model (resumable: rerun to continue)"
@@ -246,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", default="auto", choices=["tiny", "gpu", "auto"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up")
-    p.add_argument("--scale", type=int, default=8, help="upscale the PNG (nearest) this much")
+    p.add_argument(
+        "--size", type=int, default=None, help="PNG's longest side (default: own, >= 256 px)"
+    )
     p.add_argument("--out", type=Path, default=Path("fastgen.png"))
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_cmd_generate)

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests never download: every Hugging Face call here is offline, page kernels included (they
+# inherit the environment). Set before any test module imports huggingface_hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 BUILD_FLAGS = ["--warningiserror", "--nitpick", "--keep-going", "--all"]
@@ -39,3 +43,22 @@ def built_book() -> tuple[Path, str]:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"book build failed:\n{log[-8000:]}"
     return REPO_ROOT / "_build" / "html", log
+
+
+@pytest.fixture(scope="session")
+def standin_cache(tmp_path_factory) -> Path:
+    """The stand-in Hugging Face cache of the gpu tier's files (tests/standin.py)."""
+    from standin import build_cache
+
+    return build_cache(tmp_path_factory.mktemp("hf") / "hub")
+
+
+@pytest.fixture
+def gpu_standin(standin_cache, monkeypatch) -> dict[str, str]:
+    """The gpu tier on the stand-in, for one test: offline, accelerator mapped to the CPU."""
+    from standin import standin_env
+
+    env = standin_env(standin_cache)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env

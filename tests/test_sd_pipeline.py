@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 
 from fastgen.sd import pipeline as sd
 from fastgen.sd.lcm import LCMLoRAConfig, train_lcm_lora
+from fastgen.sd.quiet import quiet_loading
 from fastgen.sd.tiny import build_pipeline
 
 PROMPT = "a red circle on the left"
@@ -36,7 +37,9 @@ def run(loaded, prompt=PROMPT, **kw):
 
 
 def test_auto_is_tiny_without_cuda_and_can_be_forced(monkeypatch):
-    assert sd.resolve_tier("auto") == ("gpu" if torch.cuda.is_available() else "tiny")
+    monkeypatch.delenv("FASTGEN_GPU_DEVICE", raising=False)
+    if not torch.cuda.is_available():
+        assert sd.resolve_tier("auto") == "tiny"
     monkeypatch.setenv(sd.TIER_ENV, "tiny")
     assert sd.resolve_tier("auto") == "tiny"
 
@@ -46,7 +49,8 @@ def test_missing_models_say_how_to_get_them(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="python -m fastgen train tiny-sd"):
         sd.load_pipeline("tiny")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="needs a CUDA device"):
+        monkeypatch.delenv("FASTGEN_GPU_DEVICE", raising=False)
+        with pytest.raises(RuntimeError, match="needs a cuda device"):
             sd.load_pipeline("gpu")
 
 
@@ -172,7 +176,7 @@ def test_loading_adapters_drops_only_the_notes_that_are_true_of_every_adapter(lo
             warnings.simplefilter("always")
             sd.load_adapter(loaded, "lcm", tiny_dir / "lora")
             sd.load_adapter(loaded, "style", tiny_dir / "lora")
-        with sd._quiet_loading():
+        with quiet_loading():
             logging.getLogger("diffusers.loaders.peft").warning("some LoRA keys were not loaded")
     finally:
         logging.getLogger("diffusers").removeHandler(handler)
@@ -185,12 +189,12 @@ def test_loading_adapters_drops_only_the_notes_that_are_true_of_every_adapter(lo
 
     diffusers_logging.disable_progress_bar()
     try:
-        with sd._quiet_loading():
+        with quiet_loading():
             pass
         assert not diffusers_logging.is_progress_bar_enabled()
     finally:
         diffusers_logging.enable_progress_bar()
-    with sd._quiet_loading():
+    with quiet_loading():
         pass
     assert diffusers_logging.is_progress_bar_enabled()
 
@@ -207,5 +211,6 @@ def test_a_fused_setting_is_measured_fused_and_unfused_after(loaded, tiny_dir):
     assert fused.row()["fused"] and loaded.fused == {}  # unfused again after the run
     active = evaluate(loaded, judge, replace(setting, fused=False), seeds=1, warmup=False)
     assert not active.row()["fused"]
-    torch.testing.assert_close(fused.images, active.images, atol=1e-4, rtol=0)
+    assert fused.images.dtype == torch.uint8  # results keep 8-bit images
+    assert (fused.images.int() - active.images.int()).abs().max() <= 1  # one level of 255
     sd.unload_adapters(loaded)

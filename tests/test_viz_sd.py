@@ -29,12 +29,18 @@ def test_png_data_uris_round_trip_the_pixels():
 
     from fastgen.viz.images import png_data_uri
 
+    def decode(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
     img = torch.rand(3, 4, 5)
-    uri = png_data_uri(img, upscale=2)
-    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
-    assert decoded.shape == (8, 10, 3)
+    decoded = decode(png_data_uri(img, pixels=10))
+    assert decoded.shape == (8, 10, 3)  # a whole factor (2) up to the 10 px asked for
     expected = (img.permute(1, 2, 0) * 255).round().numpy()
     assert (decoded[::2, ::2] == expected).all()
+    # a 512 px image is shown at most 256 px wide, whatever the cell asks
+    big = torch.zeros(3, 512, 512, dtype=torch.uint8)
+    assert decode(png_data_uri(big, pixels=1000)).shape == (256, 256, 3)
+    assert decode(png_data_uri(big, pixels=110)).shape == (110, 110, 3)
 
 
 def test_grid_figure_shows_every_pair_and_marks_measured_cells():

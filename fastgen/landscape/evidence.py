@@ -11,6 +11,7 @@ from fastgen.landscape.curve import Point
 from fastgen.sd import experiments as sdx
 from fastgen.sd import pipeline as sd
 from fastgen.sd.bench import CFG, lcm
+from fastgen.sd.budget import budget_for
 from fastgen.sd.evaluate import Result, Setting
 from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import reference, score_teacher, teacher_sigmas
@@ -52,11 +53,21 @@ SD_CURVE = [
 ]
 
 
-def sd_curve(loaded: sd.Loaded, seeds: int = 1) -> dict[str, Result]:
-    """Every point of `SD_CURVE` measured on the loaded tier (48 prompts x `seeds`)."""
+def curve_settings(tier: str) -> list[tuple[str, Setting]]:
+    """The points of `SD_CURVE` the tier's budget allows (no DDPM 500 on the gpu tier)."""
+    return [(label, s) for label, s in SD_CURVE if s.steps <= budget_for(tier).max_steps]
+
+
+def sd_curve(loaded: sd.Loaded) -> dict[str, Result]:
+    """Every point of `curve_settings` measured on the loaded tier, each of the budget's curve
+    prompts drawn once (48 on the tiny tier, 4 on the gpu tier)."""
     sdx.ensure_adapters(loaded, "lcm")
+    prompts = list(budget_for(loaded.tier).curve_prompts)
     # runs of hundreds of steps need no warm-up: start-up costs vanish in them
-    return {label: sdx.run(loaded, s, seeds=seeds, warmup=s.steps < 100) for label, s in SD_CURVE}
+    return {
+        label: sdx.run(loaded, s, seeds=1, prompts=prompts, warmup=s.steps < 100)
+        for label, s in curve_settings(loaded.tier)
+    }
 
 
 def sd_points(results: dict[str, Result]) -> list[Point]:

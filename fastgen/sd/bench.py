@@ -13,7 +13,9 @@ from pathlib import Path
 
 import torch
 
+from fastgen._checks import check_steps
 from fastgen.sd import pipeline as sd
+from fastgen.sd.budget import budget_for
 from fastgen.sd.evaluate import Setting, evaluate, load_tiny_judge
 
 #: classifier-free guidance for the base model and the style LoRA; LCM-LoRA runs at 1 (no CFG:
@@ -60,14 +62,18 @@ SUITE = [
 SUITE_ADAPTERS = [n for n in sd.TINY_ADAPTERS if any(n in s.adapters for _, s, _, _ in SUITE)]
 
 
-def run_suite(tier: str = "auto", seeds: int = 4, progress=print) -> dict:
-    """Every row of the suite on one tier: {"tier", "model", "device", "rows": [...]}."""
+def suite_rows(tier: str) -> list[tuple[str, Setting, str, str]]:
+    """The suite's rows a tier runs (the paper fine-tune is the tiny model's own)."""
+    return [row for row in SUITE if tier == "tiny" or row[0] == "base"]
+
+
+def run_suite(tier: str = "auto", seeds: int | None = None, progress=print) -> dict:
+    """Every row of the suite on one tier: {"tier", "model", "device", "rows": [...]};
+    `seeds` defaults to the tier's budget (`fastgen.sd.budget`)."""
     tier = sd.resolve_tier(tier)
     judge = load_tiny_judge() if tier == "tiny" else None
     rows, loaded = [], {}
-    for variant, setting, style, background in SUITE:
-        if tier == "gpu" and variant != "base":
-            continue  # the GPU tier has no paper fine-tune of SD v1.5 to compare
+    for variant, setting, style, background in suite_rows(tier):
         if variant not in loaded:
             loaded[variant] = sd.load_pipeline(tier, variant=variant)
             for name in SUITE_ADAPTERS:
@@ -75,15 +81,17 @@ def run_suite(tier: str = "auto", seeds: int = 4, progress=print) -> dict:
         result = evaluate(
             loaded[variant], judge, setting, seeds=seeds, style=style, background=background
         )
-        rows.append(result.row())
+        rows.append({**result.row(), "device": result.record["device"]})
         progress(format_row(rows[-1]))
     first = next(iter(loaded.values()))
     return {
         "tier": tier,
         "model": first.model_id,
         "device": "cuda" if tier == "gpu" else f"CPU ({platform.machine()})",
+        "device_name": rows[-1].get("device", ""),
         "threads": torch.get_num_threads(),
-        "seeds": seeds,
+        "seeds": seeds if seeds is not None else budget_for(tier).seeds,
+        "prompts": len(budget_for(tier).prompts),
         "rows": rows,
     }
 
@@ -94,10 +102,16 @@ HEADER = (
 )
 
 
+GPU_HEADER = f"{'setting':<42} {'NFE':>4} {'CLIP':>6} {'ms/img':>8}"
+
+
 def format_row(row: dict) -> str:
-    """One line of the table (accuracies in %)."""
+    """One line of the table (accuracies in %; the gpu tier's rows: CLIP score)."""
     if row["all_correct"] is None:
-        return f"{row['label']:<42} {row['nfe_per_image']:>4} CLIP score {row['clip_score']:.2f}"
+        return (
+            f"{row['label']:<42} {row['nfe_per_image']:>4} {row['clip_score']:>6.2f} "
+            f"{row['ms_per_image']:>8.1f}"
+        )
     a = row["accuracy"]
     cells = " ".join(
         f"{100 * a[k]:>{w}.1f}"
@@ -109,13 +123,31 @@ def format_row(row: dict) -> str:
     )
 
 
-def main(json_path: Path | None, tier: str, seeds: int, threads: int, card: bool = False) -> int:
+def main(
+    json_path: Path | None,
+    tier: str,
+    seeds: int | None,
+    threads: int,
+    card: bool = False,
+    quick: bool = False,
+) -> int:
     """Print the table; `--json` writes it, `--card` also stores it as the shipped model's
-    card.json and renders MODEL_CARD.md (tiny tier only)."""
+    card.json and renders MODEL_CARD.md (tiny tier only). `--quick`: one seed, and the JSON
+    goes to bench-sd-<tier>.json unless `--json` names a file."""
     torch.set_num_threads(threads)
-    if card and sd.resolve_tier(tier) != "tiny":
-        raise SystemExit("--card describes the shipped tiny model; run it with --tier tiny")
-    print(HEADER)
+    tier = sd.resolve_tier(tier)
+    if card and tier != "tiny":
+        raise SystemExit("error: --card describes the shipped tiny model; run it with --tier tiny")
+    if card and quick:
+        raise SystemExit("error: --card needs the full suite; drop --quick")
+    if seeds is not None:
+        check_steps(seeds, "--seeds")
+    if quick:
+        seeds = 1
+        json_path = json_path or Path(f"bench-sd-{tier}.json")
+    if json_path is not None and not json_path.parent.is_dir():
+        raise SystemExit(f"error: --json {json_path}: no folder {json_path.parent}")
+    print(GPU_HEADER if tier == "gpu" else HEADER)
     result = run_suite(tier, seeds)
     text = json.dumps(result, indent=2) + "\n"
     if json_path is not None:

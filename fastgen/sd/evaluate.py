@@ -1,5 +1,5 @@
 """Scoring generated images: the tiny tier's judge (attribute accuracy and a Fréchet distance
-with its noise floor), or on the GPU tier a CLIP score when CLIP weights are in the local cache.
+with its noise floor), or on the gpu tier the CLIP score (CLIP from the local cache).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import torch
 from fastgen.sd import judge as judge_mod
 from fastgen.sd import pipeline as sd
 from fastgen.sd import shapes
-
-CLIP_ID = "openai/clip-vit-base-patch32"
+from fastgen.sd.budget import budget_for
+from fastgen.sd.clip import clip_scores
+from fastgen.sd.images import quantize
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Result:
     """What a setting produced and how it scored."""
 
     setting: Setting
-    images: torch.Tensor
+    images: torch.Tensor  # uint8 [n, 3, H, W]: a quarter of float32's memory
     prompts: list[str]
     record: dict
     accuracy: dict[str, float]
@@ -64,6 +65,29 @@ class Result:
     @property
     def quality_label(self) -> str:
         return "all attributes correct (%)" if self.all_correct is not None else "CLIP score"
+
+    @property
+    def tier(self) -> str:
+        return self.record["tier"]
+
+    def score_text(self) -> str:
+        """The headline score in words: '96.4% fully correct' or 'a CLIP score of 31.2'."""
+        if self.all_correct is None:
+            return f"a CLIP score of {self.clip_score:.1f}"
+        return f"{self.quality:.1f}% fully correct"
+
+    def summary(self, *attributes: str) -> str:
+        """Every score this tier has, in words: '96.4% fully correct, distance 82 (noise floor
+        69)' (tiny) or 'a CLIP score of 31.2' (gpu); each named attribute ('style', ...) the
+        judge read adds 'style right in 99.0%' (the gpu tier has no judge)."""
+        if self.all_correct is None:
+            return self.score_text()
+        parts = [
+            self.score_text(),
+            f"distance {self.distance:.0f} (noise floor {self.distance_floor:.0f})",
+            *(f"{a} right in {100 * self.accuracy[a]:.1f}%" for a in attributes),
+        ]
+        return ", ".join(parts)
 
     @property
     def ms(self) -> float:
@@ -96,9 +120,11 @@ class Result:
         }
 
 
-def prompt_set(seeds: int) -> tuple[list[str], list[int]]:
-    """Every caption once per seed: (prompts, the seed of each batch)."""
-    return [i.caption for i in shapes.all_items()], list(range(seeds))
+def prompt_set(tier: str, seeds: int | None = None) -> tuple[list[str], list[int]]:
+    """The tier's prompts (`fastgen.sd.budget`), drawn once per seed: (prompts, the seed of each
+    batch). `seeds` defaults to the tier's."""
+    budget = budget_for(tier)
+    return list(budget.prompts), list(range(budget.seeds if seeds is None else seeds))
 
 
 def real_images(prompts: list[str], seeds: list[int], style: str, background: str, offset: int):
@@ -123,16 +149,18 @@ def evaluate(
     judge: judge_mod.Judge | None,
     setting: Setting,
     *,
-    seeds: int = 4,
+    seeds: int | None = None,
     style: str = "filled",
     background: str = "black",
     warmup: bool = True,
+    prompts: list[str] | None = None,
 ) -> Result:
-    """Generate every prompt `seeds` times with `setting` and score it against the prompts and
-    the expected style and background with the judge, or by CLIP score when judge is None (the
-    GPU tier, whose 512x512 images the judge cannot read)."""
-    prompts, seed_list = prompt_set(seeds)
-    batches, times = [], []
+    """Generate the tier's prompts (or `prompts`) `seeds` times with `setting` and score them
+    against the prompts and the expected style and background with the judge, or by CLIP score
+    when judge is None (the gpu tier, whose 512x512 images the judge cannot read)."""
+    default_prompts, seed_list = prompt_set(loaded.tier, seeds)
+    prompts = list(prompts or default_prompts)
+    floats, batches, times, clips = [], [], [], []
     record = {}
     fuse = setting.fused and bool(setting.adapters)
     if fuse:
@@ -150,24 +178,29 @@ def evaluate(
                 repeats=1,
                 warmup=warmup,
             )
-            batches.append(images)
+            batches.append(quantize(images))
+            if judge is None:
+                clips.append(clip_scores(batches[-1], prompts, loaded.device))
+            else:
+                floats.append(images)
             times.append(record["ms_per_image"])
     finally:
         if fuse:
             sd.unfuse_adapters(loaded)
-    images = torch.cat(batches)
+    stored = torch.cat(batches)
     all_prompts = prompts * len(seed_list)
     record = {**record, "ms_per_image": sorted(times)[len(times) // 2], "seeds": seed_list}
     if judge is None:
-        clip = clip_score(images, all_prompts)
-        return Result(setting, images, all_prompts, record, {}, None, None, None, clip)
+        clip = float(torch.cat(clips).mean())
+        return Result(setting, stored, all_prompts, record, {}, None, None, None, clip)
+    images = torch.cat(floats)
     scores = judge_mod.score(judge, images, all_prompts, style, background)
     real_a = real_images(prompts, seed_list, style, background, offset=1000)
     real_b = real_images(prompts, seed_list, style, background, offset=2000)
     feats = judge_mod.features
     return Result(
         setting,
-        images,
+        stored,
         all_prompts,
         record,
         scores.accuracy,
@@ -180,24 +213,3 @@ def evaluate(
 def load_tiny_judge() -> judge_mod.Judge:
     """The judge shipped beside the tiny model."""
     return judge_mod.load_judge(sd.tiny_model_dir() / "judge.safetensors")
-
-
-@torch.no_grad()
-def clip_score(images: torch.Tensor, prompts: list[str]) -> float:
-    """Mean CLIP image-text cosine x 100 (Hessel et al. 2021) with CLIP ViT-B/32 from the local
-    Hugging Face cache (the GPU tier's quality measure; never downloads)."""
-    from transformers import CLIPModel, CLIPProcessor
-
-    try:
-        model = CLIPModel.from_pretrained(CLIP_ID, local_files_only=True).to(images.device)
-        proc = CLIPProcessor.from_pretrained(CLIP_ID, local_files_only=True)
-    except OSError as err:
-        raise FileNotFoundError(
-            f"CLIP weights are not in the local cache; `huggingface-cli download {CLIP_ID}`"
-        ) from err
-    inputs = proc(text=prompts, images=list(images.cpu()), return_tensors="pt", padding=True)
-    inputs = {k: v.to(model.device) for k, v in inputs.items()}
-    out = model(**inputs)
-    img = torch.nn.functional.normalize(out.image_embeds, dim=-1)
-    txt = torch.nn.functional.normalize(out.text_embeds, dim=-1)
-    return float(100 * (img * txt).sum(-1).clamp(min=0).mean())

@@ -8,17 +8,11 @@ import torch
 
 from fastgen.sd import pipeline as sd
 from fastgen.sd.bench import BASE, BASE_LCM4, STYLE, lcm
+from fastgen.sd.budget import SHOWN as _SHOWN
 from fastgen.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
 
 #: prompts shown in image grids: every colour, shape and position at least once
-SHOWN = [
-    "a red circle on the left",
-    "a green square at the top",
-    "a blue triangle on the right",
-    "a yellow circle at the bottom",
-    "a red triangle at the top",
-    "a blue square on the left",
-]
+SHOWN = list(_SHOWN)
 
 
 def judge_for(loaded: sd.Loaded):
@@ -26,8 +20,9 @@ def judge_for(loaded: sd.Loaded):
     return load_tiny_judge() if loaded.tier == "tiny" else None
 
 
-def run(loaded: sd.Loaded, setting: Setting, seeds: int = 4, **options) -> Result:
-    """`evaluate` with the tier's judge (options: style=..., background=..., warmup=...)."""
+def run(loaded: sd.Loaded, setting: Setting, seeds: int | None = None, **options) -> Result:
+    """`evaluate` with the tier's judge and budget (options: style=..., background=...,
+    warmup=..., prompts=...)."""
     return evaluate(loaded, judge_for(loaded), setting, seeds=seeds, **options)
 
 
@@ -89,15 +84,20 @@ def composition(loaded: sd.Loaded) -> dict[str, Result]:
     }
 
 
+#: the matrix pairs of the two key formats LoRA files use: peft's (diffusers' own saves) and
+#: kohya's (most published files, the LCM-LoRA for SD v1.5 among them)
+_DOWN_UP = (("lora_A.", "lora_B."), ("lora_down.", "lora_up."))
+
+
 @dataclass(frozen=True)
 class LoRAAnatomy:
-    """What an adapter file holds, read from the file itself."""
+    """What an adapter file holds for the UNet, read from the file itself."""
 
     name: str
     rank: int
-    parameters: int
+    parameters: int  # of the UNet's A, B matrices (text-encoder parts and alphas excluded)
     file_bytes: int
-    modules: int  # weight matrices that get an A, B pair
+    modules: int  # UNet weight matrices that get an A, B pair
     base_parameters: int  # parameters of the UNet it adapts
 
     @property
@@ -105,22 +105,28 @@ class LoRAAnatomy:
         return self.parameters / self.base_parameters
 
 
+def anatomy_of(state: dict[str, torch.Tensor]) -> tuple[int, int, int]:
+    """(rank, UNet parameters, UNet modules) of a LoRA state dict in either key format."""
+    unet = {k: v for k, v in state.items() if k.startswith(("unet.", "lora_unet_"))}
+    downs = [v for k, v in unet.items() if any(d in k for d, _ in _DOWN_UP)]
+    pairs = [v for k, v in unet.items() if any(d in k or u in k for d, u in _DOWN_UP)]
+    if not downs:
+        raise ValueError("no UNet LoRA matrices (lora_A/lora_B or lora_down/lora_up) in file")
+    return max(v.shape[0] for v in downs), sum(v.numel() for v in pairs), len(downs)
+
+
 def lora_anatomy(loaded: sd.Loaded, name: str) -> LoRAAnatomy:
     """Rank, parameter count, file size and module count of a loaded adapter's file."""
-    from pathlib import Path
-
     from safetensors.torch import load_file
 
-    path = Path(loaded.adapters[name])
-    file = path / "pytorch_lora_weights.safetensors" if path.is_dir() else path
-    state = load_file(str(file))
-    ranks = {v.shape[0] for k, v in state.items() if "lora_A" in k}
+    file = loaded.adapters[name].file()
+    rank, params, modules = anatomy_of(load_file(str(file)))
     return LoRAAnatomy(
         name,
-        max(ranks),
-        sum(v.numel() for v in state.values()),
+        rank,
+        params,
         file.stat().st_size,
-        sum("lora_A" in k for k in state),
+        modules,
         sum(p.numel() for n, p in loaded.pipe.unet.named_parameters() if "lora_" not in n),
     )
 
@@ -155,4 +161,5 @@ def pick_images(result: Result, prompts=SHOWN, seed_index: int = 0) -> torch.Ten
     """The images `result` generated for `prompts` with its `seed_index`-th seed."""
     per_seed = len(result.prompts) // len(result.record["seeds"])
     offset = seed_index * per_seed
-    return torch.stack([result.images[offset + result.prompts.index(p)] for p in prompts])
+    index = [offset + result.prompts.index(p) for p in prompts]
+    return torch.stack([result.images[i] for i in index])

@@ -9,16 +9,22 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from fastgen.sd.images import to_uint8
+from fastgen.sd.images import MAX_DISPLAY_PX, fit
 from fastgen.viz.theme import SUBTITLE_PX, TITLE_TOP, title_layout
 
+#: the pixels of an image in a grid cell (cells are drawn about 110 px wide)
+GRID_PX = 128
 
-def png_data_uri(image: torch.Tensor, upscale: int = 1) -> str:
-    """One [3, H, W] image in [0, 1] as a `data:image/png;base64,...` URI."""
+
+def png_data_uri(image: torch.Tensor, pixels: int = 128) -> str:
+    """One [3, H, W] image (float in [0, 1] or uint8) as a `data:image/png;base64,...` URI,
+    sized for display by `fastgen.sd.images.fit` (at most MAX_DISPLAY_PX on its longest side)."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(to_uint8(image, upscale).numpy()).save(buf, format="PNG", optimize=True)
+    Image.fromarray(fit(image, min(pixels, MAX_DISPLAY_PX)).numpy()).save(
+        buf, format="PNG", optimize=True
+    )
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -27,13 +33,13 @@ def image_grid_figure(
     row_labels: list[str] | None = None,
     title: str = "",
     cell: int = 110,
-    upscale: int = 4,
     subtitle: str = "",
 ) -> go.Figure:
     """One column per entry of `columns` (a title -> images [n, 3, H, W] in [0, 1]), the same
     n rows in each; hover shows the row label (e.g. the prompt). Images travel as PNG data
-    URIs, upscaled `upscale` times with nearest-neighbour so pixels stay crisp. `subtitle`: a
-    second title line (e.g. which model ran)."""
+    URIs of about GRID_PX pixels: a 32 px image grows with nearest-neighbour so pixels stay
+    crisp, a 512 px one shrinks (a page of 18 such images stays well under a megabyte).
+    `subtitle`: a second title line (e.g. which model ran)."""
     names = list(columns)
     n = len(next(iter(columns.values())))
     if any(len(v) != n for v in columns.values()):
@@ -50,7 +56,7 @@ def image_grid_figure(
             label = row_labels[r] if row_labels else ""
             fig.add_trace(
                 go.Image(
-                    source=png_data_uri(img, upscale),
+                    source=png_data_uri(img, GRID_PX),
                     hovertemplate=f"{name}<br>{label}<extra></extra>",
                 ),
                 row=r + 1,

@@ -1,0 +1,49 @@
+"""The accelerator the gpu tier runs on: one place that asks torch about CUDA.
+
+`$FASTGEN_GPU_DEVICE` names the torch device (default `cuda`; `mps` on Apple silicon). Setting
+it to `cpu` runs the gpu tier's exact code path, fp16 included, on the CPU: that is how the test
+suite exercises it on machines without a GPU (see `tests/standin.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+DEVICE_ENV = "FASTGEN_GPU_DEVICE"
+
+
+def gpu_device() -> torch.device:
+    """The torch device of the gpu tier."""
+    return torch.device(os.environ.get(DEVICE_ENV, "cuda"))
+
+
+def gpu_available() -> bool:
+    """Whether `gpu_device()` exists on this machine."""
+    device = gpu_device()
+    if device.type == "cuda":
+        return torch.cuda.is_available()
+    if device.type == "mps":
+        return torch.backends.mps.is_available()
+    return device.type == "cpu"
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait for queued kernels, so wall-clock timings cover the work (a no-op on the CPU)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def device_name(device: str | torch.device) -> str:
+    """A readable name: the GPU's model, or the CPU with its thread count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
