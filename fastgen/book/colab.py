@@ -1,11 +1,15 @@
 """Colab notebooks generated from the MyST lesson pages (`python -m fastgen notebooks`).
 
 Colab opens `.ipynb` files only. Each page becomes `notebooks/<name>.ipynb` (no outputs), with a
-first cell that installs fastgen when the notebook runs inside Colab. A test keeps them in sync.
+first cell that installs fastgen when the notebook runs inside Colab and, on a GPU runtime,
+fetches the SD v1.5 files. What only the book renders is rewritten: the links directive goes,
+and each `{glue:text}` number reads as its name, printed by a `show(...)` cell under the
+paragraph. A test keeps them in sync.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -15,12 +19,32 @@ from fastgen.book.pages import LESSONS_DIR, REPO_ROOT, lesson_pages
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 INSTALL_CELL = """\
-# Running in Google Colab? This installs fastgen and the libraries the lesson uses.
+# Running in Google Colab? This installs fastgen and the libraries the lesson uses, and on a
+# GPU runtime (Runtime > Change runtime type) downloads SD v1.5, its LCM-LoRA, a style LoRA and
+# CLIP once (about 3 GB), so the Stable Diffusion cells run the real model.
 import sys
 
 if "google.colab" in sys.modules:
-    %pip install --quiet "fastgen @ git+{repository_url}@{branch}"\
+    %pip install --quiet "fastgen @ git+{repository_url}@{branch}"
+    import torch
+
+    if torch.cuda.is_available():
+        from fastgen.sd.hub import fetch
+
+        fetch("sd15")
+    else:
+        print("CPU runtime: the Stable Diffusion cells run tiny-sd, fastgen's small model.")\
 """
+#: `{glue:text}`name`` or `{glue:text}`name:format``
+GLUE_ROLE = re.compile(r"\{glue:text\}`([A-Za-z0-9_]+)(?::[^`]*)?`")
+LINKS_DIRECTIVE = re.compile(r"```\{notebook-links\}\n```\n?")
+
+
+def notebook_markdown(text: str) -> tuple[str, list[str]]:
+    """A page's markdown as a notebook shows it: the links directive dropped, each glued number
+    as its `name`; returns (text, the names, in order, once each)."""
+    names = list(dict.fromkeys(GLUE_ROLE.findall(text)))
+    return GLUE_ROLE.sub(r"`\1`", LINKS_DIRECTIVE.sub("", text)), names
 
 
 def repository() -> tuple[str, str]:
@@ -38,7 +62,21 @@ def page_to_notebook(page: Path) -> nbformat.NotebookNode:
     url, branch = repository()
     install = nbformat.v4.new_code_cell(INSTALL_CELL.format(repository_url=url, branch=branch))
     install.metadata["tags"] = ["colab-setup"]
-    nb.cells.insert(0, install)
+    cells = [install]
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            cells.append(cell)
+            continue
+        cell.source, names = notebook_markdown(cell.source)
+        if cell.source.strip():
+            cells.append(cell)
+        if names:
+            quoted = ", ".join(f'"{n}"' for n in names)
+            source = f"from fastgen.book.glue import show\n\nshow({quoted})"
+            show = nbformat.v4.new_code_cell(source)
+            show.metadata["tags"] = ["glued-values"]
+            cells.append(show)
+    nb.cells = cells
     nb.metadata.pop("jupytext", None)
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i}"  # stable ids keep the generated files diff-free

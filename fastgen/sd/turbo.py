@@ -1,5 +1,5 @@
-"""SDXL-Turbo (Sauer et al. 2023) on the GPU tier: used only when CUDA and its weights in the
-local Hugging Face cache are both present; never downloads."""
+"""SDXL-Turbo (Sauer et al. 2023) on the gpu tier: used only when the accelerator and every
+file it reads (`fastgen.sd.hub.SDXL_TURBO`) are present; never downloads."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ import time
 
 import torch
 
-TURBO_ID = "stabilityai/sdxl-turbo"
+from fastgen.sd import device, hub
+
+TURBO_ID = hub.SDXL_TURBO.repo_id
 
 
 def turbo_available() -> bool:
-    """CUDA and SDXL-Turbo's weights in the local cache."""
-    if not torch.cuda.is_available():
-        return False
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(TURBO_ID, "model_index.json"), str)
+    """A CUDA device and all of SDXL-Turbo's fp16 files in the local cache (CUDA itself: the
+    stand-in that maps the gpu tier to the CPU does not carry SDXL)."""
+    return torch.cuda.is_available() and not hub.missing(hub.SDXL_TURBO)
 
 
 def generate_turbo(prompts: list[str], steps: int = 1, seed: int = 0, repeats: int = 3):
@@ -26,10 +25,14 @@ def generate_turbo(prompts: list[str], steps: int = 1, seed: int = 0, repeats: i
 
     if not turbo_available():
         raise FileNotFoundError(
-            f"SDXL-Turbo needs CUDA and its weights: `huggingface-cli download {TURBO_ID}`"
+            "SDXL-Turbo needs CUDA and its files: `python -m fastgen fetch sdxl-turbo`"
         )
     pipe = AutoPipelineForText2Image.from_pretrained(
-        TURBO_ID, torch_dtype=torch.float16, variant="fp16", local_files_only=True
+        TURBO_ID,
+        dtype=torch.float16,
+        variant="fp16",
+        local_files_only=True,
+        cache_dir=hub.cache_dir(),
     ).to("cuda")
     pipe.set_progress_bar_config(disable=True)
 
@@ -48,17 +51,17 @@ def generate_turbo(prompts: list[str], steps: int = 1, seed: int = 0, repeats: i
     images = run()
     times = []
     for _ in range(repeats):
-        torch.cuda.synchronize()
+        device.synchronize("cuda")
         t0 = time.perf_counter()
         images = run()
-        torch.cuda.synchronize()
+        device.synchronize("cuda")
         times.append(time.perf_counter() - t0)
     record = {
         "tier": "gpu",
         "model": TURBO_ID,
         "steps": steps,
         "guidance": 0.0,
-        "device": torch.cuda.get_device_name(0),
+        "device": device.device_name("cuda"),
         "ms_per_image": 1000 * statistics.median(times) / len(prompts),
     }
     return images.float().cpu(), record

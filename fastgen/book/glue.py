@@ -1,0 +1,29 @@
+"""`glue` for the lesson pages: myst-nb's in the book build; outside it (a Colab notebook, where
+the book tooling is not installed) a stand-in that keeps each value so that `show` can print
+the numbers a paragraph quotes right under it."""
+
+from __future__ import annotations
+
+GLUED: dict[str, object] = {}
+
+try:
+    from myst_nb import glue as _myst_glue
+except ImportError:  # pragma: no cover - exercised by the Colab notebooks
+    _myst_glue = None
+
+
+def glue(name: str, value, display: bool = True):
+    """Keep `value` under `name` (and, in the book, hand it to myst-nb for `{glue:text}`)."""
+    GLUED[name] = value
+    if _myst_glue is not None:
+        return _myst_glue(name, value, display=display)
+    if display:
+        return value
+    return None
+
+
+def show(*names: str) -> None:
+    """Print the values a paragraph of the book quotes, one `name: value` per line."""
+    for name in names:
+        value = GLUED.get(name, "(not computed yet: run the cells above)")
+        print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")

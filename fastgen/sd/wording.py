@@ -1,0 +1,47 @@
+"""What each tier's numbers are called on a page: the model's name, its quality measure and
+the tolerances that measure is compared with. Pages glue these, so a sentence written once
+reads right whichever tier ran."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TierWords:
+    """Names and tolerances of one tier."""
+
+    model: str  # what ran, in a sentence
+    metric: str  # the headline quality measure, in a sentence
+    loss_label: str  # the axis title of 100 - quality
+    free_tol: float  # lesson 3's "free" region: quality within this of the best
+    cheap_tol: float  # and "cheap": within this
+    tolerances: str  # where the two tolerances come from
+    noise: float  # a difference of quality smaller than this is called noise
+
+
+TINY = TierWords(
+    model="tiny-sd",
+    metric="the share of images with every attribute right",
+    loss_label="% of images with a wrong attribute",
+    free_tol=6.0,
+    cheap_tol=20.0,
+    tolerances="6 and 20 points: about two and seven standard errors of an accuracy measured "
+    "on 48 images",
+    noise=6.0,
+)
+GPU = TierWords(
+    model="SD v1.5",
+    metric="the CLIP score (100 x the cosine of CLIP's image and prompt embeddings)",
+    loss_label="100 - CLIP score",
+    free_tol=1.0,
+    cheap_tol=3.0,
+    tolerances="1 and 3 CLIP points, chosen by hand: this project has not measured the CLIP "
+    "score's spread over seeds on SD v1.5",
+    noise=1.0,
+)
+
+
+def words_for(tier: str) -> TierWords:
+    """The wording of `tier` ('tiny' or 'gpu')."""
+    return GPU if tier == "gpu" else TINY
