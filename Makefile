@@ -20,8 +20,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# Offline: a build reads the Hugging Face cache and never downloads (`python -m fastgen fetch`
+# does, when asked).
 book: $(VENV)/.installed
-	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going --all
+	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going --all
 
 browser:
 	@test -x $(CHROMIUM) || { \

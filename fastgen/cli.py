@@ -18,6 +18,8 @@ def _cmd_notebooks(args) -> int:
 def _cmd_run_page(args) -> int:
     from fastgen.book.pages import PageExecutionError, execute_page
 
+    if not args.page.is_file():
+        raise SystemExit(f"error: no page {args.page}; pages are lessons/*.md")
     try:
         page = execute_page(args.page, cache_path=None if args.no_cache else args.cache)
     except PageExecutionError as err:
@@ -42,6 +44,9 @@ def _cmd_check_site(args) -> int:
 def _cmd_bench(args) -> int:
     if args.suite == "toy2d":
         from fastgen.toy2d.bench import main
+
+        if args.samples < 1:
+            raise SystemExit(f"error: --samples must be >= 1, got {args.samples}")
 
         return main(args.json, args.dataset, args.samples, args.threads)
     if args.suite == "machine":

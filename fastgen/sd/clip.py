@@ -34,7 +34,7 @@ def clip_inputs(processor, images: torch.Tensor, prompts: list[str]) -> dict:
     """The processor's tensors for uint8 images [n, 3, H, W]: it rescales by 1/255 itself, so
     it must get 0-255 values (float images in [0, 1] would all read as black)."""
     if images.dtype != torch.uint8:
-        raise TypeError(f"clip_score takes uint8 images (0-255), got {images.dtype}")
+        raise TypeError(f"clip_scores takes uint8 images (0-255), got {images.dtype}")
     pixels = [img.permute(1, 2, 0).numpy() for img in images.cpu()]
     return processor(
         text=prompts, images=pixels, return_tensors="pt", padding=True, truncation=True

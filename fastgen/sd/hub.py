@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastgen._checks import check_choice
+
 #: the diffusers layout of SD v1.5, fp16 variant files only (what `variant="fp16"` reads)
 _SD_TOKENIZER = (
     "tokenizer/merges.txt",
@@ -173,8 +175,6 @@ def fetch(name: str = "sd15", progress=print) -> list[Path]:
     single-file checkpoints or fp32 duplicates), saying each repository's size first. Returns
     the snapshot folders."""
     from huggingface_hub import HfApi, snapshot_download
-
-    from fastgen._checks import check_choice
 
     check_choice(name, FETCH_SETS, "download")
     api = HfApi()

@@ -1,0 +1,63 @@
+"""The command line answers bad input in one line that says what to do, with no traceback, and
+a normal run prints no library notes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def fastgen(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fastgen", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["run-page", "lessons/nope.md"], "no page lessons/nope.md"),
+        (["bench", "toy2d", "--samples", "-5"], "--samples must be >= 1"),
+        (
+            ["generate", "--prompt", "a red circle on the left", "--lora", "nope"],
+            "unknown adapter 'nope'",
+        ),
+        (
+            ["generate", "--prompt", "a red circle on the left", "--out", "/nonexistent/dir/x.png"],
+            "no folder /nonexistent/dir",
+        ),
+        (["bench", "sd", "--tier", "tiny", "--seeds", "0"], "--seeds must be an integer >= 1"),
+    ],
+    ids=["run-page", "bench-samples", "generate-lora", "generate-out", "bench-seeds"],
+)
+def test_bad_input_gets_one_line(args, says, tmp_path):
+    done = fastgen(*args, cwd=tmp_path if args[0] == "generate" else None)
+    assert done.returncode != 0
+    assert done.stderr.startswith("error:") and says in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_a_normal_run_prints_no_library_notes(tmp_path):
+    out = tmp_path / "x.png"
+    done = fastgen(
+        "generate",
+        "--prompt",
+        "a red circle on the left",
+        "--tier",
+        "tiny",
+        "--steps",
+        "2",
+        "--repeats",
+        "1",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and out.exists()
