@@ -40,3 +40,5 @@ def test_sd_page_executes_on_the_gpu_tier_standin(page, gpu_standin):
         o.get("text", "") for c in executed.notebook.cells for o in c.get("outputs", [])
     )
     assert "tier: gpu" in text and "stable-diffusion-v1-5/stable-diffusion-v1-5" in text
+    # scored and named as the gpu tier is (defect 11: no tiny-model wording on its cells)
+    assert "a CLIP score of" in text and "SD v1.5" in text
