@@ -50,7 +50,7 @@ def _cmd_bench(args) -> int:
 
         return main(args.json, args.dataset, args.samples, args.threads)
     if args.suite == "machine":
-        from fastgen.sd.speed import main
+        from fastgen.sd.machine import main
 
         return main(args.threads, args.json)
     from fastgen.sd.bench import main

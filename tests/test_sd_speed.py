@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from fastgen.sd import speed
+from fastgen.sd import machine, speed
 
 
 def test_a_recorded_time_scales_with_the_reference_step():
@@ -38,11 +38,11 @@ def test_the_reference_step_is_timed_without_touching_the_global_generator():
 
 
 def test_bench_machine_prints_and_writes_the_scaled_record(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(speed, "reference_step_ms", lambda: 50.0)
+    monkeypatch.setattr(machine, "reference_step_ms", lambda: 50.0)
     (tmp_path / "record.json").write_text(
         json.dumps({"lcm-lora": {"seconds": 200.0, "reference_step_ms": [100.0, 100.0]}})
     )
-    assert speed.main(2, tmp_path / "m.json", model_dir=tmp_path) == 0
+    assert machine.main(2, tmp_path / "m.json", model_dir=tmp_path) == 0
     out = capsys.readouterr().out
     assert "reference step here: 50.0 ms" in out and "about 1.7 minutes" in out
     written = json.loads((tmp_path / "m.json").read_text())

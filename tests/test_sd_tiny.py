@@ -269,8 +269,7 @@ def test_adapters_start_from_their_seed_not_the_global_generator():
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    from fastgen.sd.lcm import LORA_TARGETS
-    from fastgen.sd.train import add_seeded_adapter
+    from fastgen.sd.train import LORA_TARGETS, add_seeded_adapter
 
     def adapter(global_seed, seed, init):
         torch.manual_seed(global_seed)

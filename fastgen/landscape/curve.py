@@ -25,11 +25,6 @@ def pareto_frontier(points: list[Point]) -> list[Point]:
     return best
 
 
-def best_loss_within(points: list[Point], budget: float) -> float:
-    """The lowest loss any point reaches at cost <= budget (inf when none fits)."""
-    return min((p.loss for p in points if p.cost <= budget), default=float("inf"))
-
-
 @dataclass(frozen=True)
 class Regions:
     """Cost boundaries: from `free_from` up quality is within `free_tol` of the reference (the

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from fastgen.sd.bench import HEADER, format_row
 from fastgen.sd.recipe import MODEL_STAGES, STAGES, read_record
+from fastgen.sd.table import HEADER, format_row
 
 
 def render_card(model_dir: Path) -> str:

@@ -16,6 +16,7 @@ import torch
 
 from fastgen._checks import check_choice, check_range, check_steps
 from fastgen.sd.train import (
+    LORA_TARGETS,
     TrainConfig,
     adamw,
     add_seeded_adapter,
@@ -26,24 +27,6 @@ from fastgen.sd.train import (
     save_lora,
 )
 from fastgen.toy2d.ema import EMA
-
-#: Modules that get LoRA matrices (attention, feed-forward, resnet convolutions, projections).
-LORA_TARGETS = [
-    "to_q",
-    "to_k",
-    "to_v",
-    "to_out.0",
-    "proj_in",
-    "proj_out",
-    "ff.net.0.proj",
-    "ff.net.2",
-    "conv1",
-    "conv2",
-    "conv_shortcut",
-    "downsamplers.0.conv",
-    "upsamplers.0.conv",
-    "time_emb_proj",
-]
 
 
 @dataclass(frozen=True)
@@ -87,9 +70,45 @@ def boundary_scalings(t: torch.Tensor, scaling: float = 10.0, sigma_data: float 
     return sigma_data**2 / (s**2 + sigma_data**2), s / (s**2 + sigma_data**2) ** 0.5
 
 
-def _x0(eps: torch.Tensor, t: torch.Tensor, x: torch.Tensor, alphas: torch.Tensor):
+def predicted_x0(eps: torch.Tensor, t: torch.Tensor, x: torch.Tensor, alphas: torch.Tensor):
+    """x0 from a noise prediction: (x_t - sqrt(1 - a_t) eps) / sqrt(a_t), a = alphas_cumprod
+    (Song et al. 2021, DDIM eq. 12; `pred_original_sample` of diffusers' DDIMScheduler.step)."""
     a = alphas[t].view(-1, 1, 1, 1)
     return (x - (1 - a).sqrt() * eps) / a.sqrt()
+
+
+def consistency_output(
+    eps: torch.Tensor, t: torch.Tensor, x: torch.Tensor, alphas: torch.Tensor, scaling: float
+) -> torch.Tensor:
+    """f_theta(x_t, t) = c_skip(t) x_t + c_out(t) x0_hat(eps): the LCM's parameterisation
+    (Luo et al. 2023a, eq. 9; `denoised` of diffusers' LCMScheduler.step)."""
+    c_skip, c_out = (v.view(-1, 1, 1, 1) for v in boundary_scalings(t, scaling))
+    return c_skip * x + c_out * predicted_x0(eps, t, x, alphas)
+
+
+def guided_ddim_step(
+    eps_cond: torch.Tensor,
+    eps_uncond: torch.Tensor,
+    w: torch.Tensor,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    t_prev: torch.Tensor,
+    alphas: torch.Tensor,
+) -> torch.Tensor:
+    """One DDIM step (eta = 0) from t to t_prev on the classifier-free-guided noise
+    eps_c + w (eps_c - eps_u): the augmented PF-ODE solver Psi of Luo et al. 2023a, eq. 8 and
+    algorithm 1, with guidance scale w + 1 in diffusers' convention (DDIMScheduler.step)."""
+    x0_c, x0_u = predicted_x0(eps_cond, t, x, alphas), predicted_x0(eps_uncond, t, x, alphas)
+    x0_g = x0_c + w * (x0_c - x0_u)
+    e_g = eps_cond + w * (eps_cond - eps_uncond)
+    a_prev = alphas[t_prev].view(-1, 1, 1, 1)
+    return a_prev.sqrt() * x0_g + (1 - a_prev).sqrt() * e_g
+
+
+def pseudo_huber(pred: torch.Tensor, target: torch.Tensor, c: float) -> torch.Tensor:
+    """Mean of sqrt((pred - target)^2 + c^2) - c, elementwise (Song & Dhariwal 2024, eq. 5;
+    diffusers' LCM-LoRA script): about (pred - target)^2 / 2c near 0, |pred - target| far out."""
+    return (((pred - target) ** 2 + c**2).sqrt() - c).mean()
 
 
 def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = True) -> dict:
@@ -142,11 +161,8 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
         w = config.w_min + (config.w_max - config.w_min) * torch.rand(config.batch, generator=g)
         w = w.view(-1, 1, 1, 1)
         # student: f_theta(x_t, t) = c_skip x_t + c_out x0_hat
-        cs0, co0 = (
-            v.view(-1, 1, 1, 1) for v in boundary_scalings(t_start, config.timestep_scaling)
-        )
         eps = unet(x_t, t_start, encoder_hidden_states=cond).sample
-        pred = cs0 * x_t + co0 * _x0(eps, t_start, x_t, alphas)
+        pred = consistency_output(eps, t_start, x_t, alphas, config.timestep_scaling)
         with torch.no_grad():
             # teacher: one guided DDIM step from t_start to t_prev (the augmented PF-ODE)
             # (conditional and unconditional in one batch: one teacher call, not two)
@@ -156,21 +172,14 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
                 encoder_hidden_states=torch.cat([cond, uncond]),
             ).sample
             e_c, e_u = both.chunk(2)
-            x0_c, x0_u = _x0(e_c, t_start, x_t, alphas), _x0(e_u, t_start, x_t, alphas)
-            x0_g = x0_c + w * (x0_c - x0_u)
-            e_g = e_c + w * (e_c - e_u)
-            a_prev = alphas[t_prev].view(-1, 1, 1, 1)
-            x_prev = a_prev.sqrt() * x0_g + (1 - a_prev).sqrt() * e_g
+            x_prev = guided_ddim_step(e_c, e_u, w, x_t, t_start, t_prev, alphas)
             # target: the student (or its EMA) at t_prev, no gradient
-            cs, co = (
-                v.view(-1, 1, 1, 1) for v in boundary_scalings(t_prev, config.timestep_scaling)
-            )
             e_p = (ema.model if ema else unet)(x_prev, t_prev, encoder_hidden_states=cond).sample
-            target = cs * x_prev + co * _x0(e_p, t_prev, x_prev, alphas)
+            target = consistency_output(e_p, t_prev, x_prev, alphas, config.timestep_scaling)
         if config.distance == "l2":
             loss = ((pred - target) ** 2).mean()
         else:
-            loss = (((pred - target) ** 2 + config.huber_c**2).sqrt() - config.huber_c).mean()
+            loss = pseudo_huber(pred, target, config.huber_c)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -3,8 +3,8 @@
 The same computation ran up to twice as fast in one hour as in another on the 2-core machines
 this model is trained on, so wall times recorded on different days do not compare by
 themselves. Every training stage records this step's time beside its own wall time
-(`fastgen.sd.recipe`), and `python -m fastgen bench machine` times it here and scales the
-recorded chain to this machine.
+(`fastgen.sd.recipe`), and `python -m fastgen bench machine` (`fastgen.sd.machine`) times it
+here and scales the recorded chain to this machine.
 """
 
 from __future__ import annotations
@@ -69,30 +69,3 @@ def scaled_record(record: dict, here_ms: float) -> dict:
                 "expected_seconds": expected_seconds(r["seconds"], mean, here_ms),
             }
     return rows
-
-
-def main(threads: int, json_path=None, model_dir=None) -> int:
-    """`python -m fastgen bench machine`: the reference step here, and every recorded training
-    stage of the shipped model scaled to it; `json_path` also gets them as JSON."""
-    import json
-
-    from fastgen.sd.pipeline import tiny_model_dir
-    from fastgen.sd.recipe import MODEL_STAGES, read_record
-
-    torch.set_num_threads(threads)
-    here = reference_step_ms()
-    rows = scaled_record(read_record(model_dir or tiny_model_dir()), here)
-    print(f"reference step here: {here:.1f} ms ({threads} torch threads)")
-    print(f"{'stage':12s} {'recorded s':>10s} {'ref. ms then':>12s} {'expected here s':>15s}")
-    for stage, row in rows.items():
-        print(
-            f"{stage:12s} {row['seconds']:10.0f} {row['reference_step_ms']:12.1f} "
-            f"{row['expected_seconds']:15.0f}"
-        )
-    model = sum(r["expected_seconds"] for s, r in rows.items() if s in MODEL_STAGES)
-    print(f"the model (the stages above but the judge) here: about {model / 60:.1f} minutes")
-    if json_path is not None:
-        result = {"threads": threads, "reference_step_ms": here, "stages": rows}
-        json_path.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {json_path}")
-    return 0

@@ -20,6 +20,24 @@ import torch.nn.functional as F
 from fastgen._checks import check_choice, check_positive, check_steps
 from fastgen.sd import shapes
 
+#: Modules that get LoRA matrices (attention, feed-forward, resnet convolutions, projections).
+LORA_TARGETS = [
+    "to_q",
+    "to_k",
+    "to_v",
+    "to_out.0",
+    "proj_in",
+    "proj_out",
+    "ff.net.0.proj",
+    "ff.net.2",
+    "conv1",
+    "conv2",
+    "conv_shortcut",
+    "downsamplers.0.conv",
+    "upsamplers.0.conv",
+    "time_emb_proj",
+]
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -394,8 +412,6 @@ def train_style_lora(
     base weights frozen; saved with `save_lora_weights` (peft keys, unconverted)."""
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
-
-    from fastgen.sd.lcm import LORA_TARGETS
 
     g = torch.Generator().manual_seed(config.seed + 3)
     pipe.unet.requires_grad_(False)

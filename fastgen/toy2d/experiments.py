@@ -1,4 +1,5 @@
-"""The measurements lesson 1 shows, as functions (the page calls them and plots the results)."""
+"""The toy measurements the lessons show, as functions (the pages call them and plot the
+results): lesson 1's consistency experiments and lesson 2's one-step students."""
 
 from __future__ import annotations
 
@@ -6,11 +7,25 @@ from dataclasses import dataclass
 
 import torch
 
+from fastgen.toy2d.adversarial import (
+    AdversarialConfig,
+    ModeReport,
+    eight_gaussians_consistency,
+    mode_report,
+    one_step,
+)
 from fastgen.toy2d.data import sample
 from fastgen.toy2d.distill import ConsistencyConfig
-from fastgen.toy2d.evaluate import noise, reference, score_student, teacher_sigmas
-from fastgen.toy2d.models import get_consistency, get_teacher
-from fastgen.toy2d.samplers import heun_step, sample_ddim, sample_euler, sample_heun
+from fastgen.toy2d.evaluate import (
+    noise,
+    reference,
+    sample_teacher,
+    score_student,
+    teacher_sigmas,
+)
+from fastgen.toy2d.metrics import sliced_wasserstein
+from fastgen.toy2d.models import get_adversarial, get_consistency, get_teacher
+from fastgen.toy2d.samplers import heun_step, nfe, sample_ddim, sample_euler, sample_heun
 from fastgen.toy2d.schedules import (
     SIGMA_MAX,
     SIGMA_MIN,
@@ -162,3 +177,35 @@ def compare_teachers(kinds: tuple[str, ...] = ("flow", "vp"), samples: int = 800
         one, two = (score_student(student, "cd", k, ref, repeats=1).distance for k in (1, 2))
         out.append(TeacherComparison(kind, teacher_step_error(teacher), one, two))
     return out
+
+
+@dataclass(frozen=True)
+class OneStepStudent:
+    """A sampler's samples on eight Gaussians and how they score."""
+
+    name: str
+    nfe: int
+    samples: torch.Tensor
+    distance: float  # sliced Wasserstein-2 to held-out data
+    report: ModeReport
+
+
+def compare_one_step_students(n: int = 8000, seed: int = 3) -> list[OneStepStudent]:
+    """The teacher (Heun, 40 levels) and three one-step students, same noise: pure consistency
+    distillation, pure GAN, and the ADD hybrid."""
+    base = eight_gaussians_consistency()
+    ref = reference(base.dataset, n)
+    z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed))
+    # train (or load) first: training must not run under no_grad
+    teacher = get_teacher(base.teacher)[0]
+    students = [("consistency distillation", get_consistency(base)[0])]
+    for mode, name in (("gan", "pure GAN"), ("add", "ADD hybrid")):
+        students.append((name, get_adversarial(AdversarialConfig(mode=mode, base=base))[0]))
+    with torch.no_grad():
+        teacher_x = sample_teacher(teacher, "heun", 40, n, seed)
+        rows = [("teacher, Heun 40 levels", nfe("heun", 40), teacher_x)]
+        rows += [(name, 1, one_step(model, z)) for name, model in students]
+    return [
+        OneStepStudent(name, k, x, sliced_wasserstein(x, ref), mode_report(x, base.dataset))
+        for name, k, x in rows
+    ]

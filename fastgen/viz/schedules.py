@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 import torch
 
 from fastgen.toy2d.consistency import consistency_scalings, denoiser_scalings
-from fastgen.toy2d.schedules import karras_sigmas
 from fastgen.viz.theme import COLORS, new_figure
 
 
@@ -41,26 +40,5 @@ def scalings_figure(
             y=d_out.tolist(),
             name="c_out, student wrapping a denoiser",
             line=dict(dash="dash", color=COLORS[1]),
-        )
-    return fig
-
-
-def karras_schedule_figure(
-    steps: tuple[int, ...] = (1, 2, 4, 8, 18), sigma_min: float = 0.002, sigma_max: float = 80.0
-) -> go.Figure:
-    """Where the Karras et al. (2022) schedule puts its noise levels for several step counts."""
-    fig = new_figure(
-        title="Karras noise levels (rho = 7) for different step counts",
-        xaxis=dict(title="noise level sigma", type="log"),
-        yaxis=dict(title="steps", type="category"),
-    )
-    for n in steps:
-        sig = karras_sigmas(n, sigma_min, sigma_max)
-        fig.add_scatter(
-            x=sig.tolist(),
-            y=[str(n)] * n,
-            mode="markers+lines",
-            name=f"{n} steps",
-            hovertemplate="sigma = %{x:.4g}<extra>%{fullData.name}</extra>",
         )
     return fig
