@@ -11,7 +11,7 @@ import pytest
 from fastgen.book import colab
 from fastgen.book.pages import lesson_pages, read_page
 from fastgen.book.plotly_mime import PLOTLY_MIME, PlotlyMimeRenderer, figure_html
-from fastgen.book.source_hash import PACKAGE_DIR, source_hash
+from fastgen.book.source_hash import PACKAGE_DIR, page_hash, source_hash
 from fastgen.book.sphinx_ext import (
     HASH_MARKER,
     _dedupe_scripts,
@@ -63,7 +63,32 @@ def test_a_package_change_misses_the_execution_cache(tmp_path):
 def test_pages_are_read_with_the_current_hash():
     for page in lesson_pages():
         nb = read_page(page)
-        assert source_hash() in nb.cells[-1].source
+        assert page_hash(page.read_text()) in nb.cells[-1].source
+
+
+def test_a_page_is_keyed_on_the_code_it_runs_and_nothing_else(tmp_path):
+    """Per-page invalidation, both directions, on a copy of the package: a change to code or
+    data a page runs changes its key; a change elsewhere in the package does not."""
+    pkg = tmp_path / "fastgen"
+    shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    texts = {p.stem: p.read_text() for p in lesson_pages()}
+
+    def keys():
+        return {name: page_hash(text, pkg) for name, text in texts.items()}
+
+    def edit(relative: str, changes: set[str]):
+        before = keys()
+        path = pkg / relative
+        path.write_bytes(path.read_bytes() + b"\n")
+        after = keys()
+        assert {n for n in texts if before[n] != after[n]} == changes, relative
+
+    sd_pages = {"latent-consistency-and-turbo", "the-speed-landscape"}
+    edit("sd/budget.py", sd_pages)  # SD code: not lesson 1
+    edit("sd/weights/tiny-sd/card.json", sd_pages)  # a data file the SD code reads
+    edit("viz/toy2d.py", {"consistency-models", "latent-consistency-and-turbo"})  # who draws
+    edit("toy2d/metrics.py", set(texts))  # every page runs the toy stack
+    edit("cli.py", set())  # no page runs the command line
 
 
 def test_figure_html_draws_without_inlining_plotly():

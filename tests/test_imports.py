@@ -3,72 +3,7 @@ a function) means a piece of code sits in the wrong module."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-PACKAGE = Path(__file__).resolve().parents[1] / "fastgen"
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def import_graph() -> dict[str, set[str]]:
-    """module -> the fastgen modules it imports anywhere (type-checking-only imports aside)."""
-    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph = {}
-    for name, path in modules.items():
-        tree = ast.parse(path.read_text())
-        typing_only = {
-            id(n)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            for n in ast.walk(node)
-        }
-        targets = set()
-        for node in ast.walk(tree):
-            if id(node) in typing_only:
-                continue
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fastgen"):
-                for alias in node.names:
-                    sub = f"{node.module}.{alias.name}"
-                    targets.add(sub if sub in modules else node.module)
-            elif isinstance(node, ast.Import):
-                targets |= {a.name for a in node.names if a.name.startswith("fastgen")}
-        graph[name] = {t for t in targets if t in modules and t != name}
-    return graph
-
-
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan's algorithm)."""
-    index, low, stack, on_stack, found = {}, {}, [], set(), []
-
-    def visit(v):
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for v in graph:
-        if v not in index:
-            visit(v)
-    return found
+from fastgen.book.imports import closure, cycles, import_graph
 
 
 def test_the_cycle_finder_finds_a_cycle():
@@ -78,5 +13,13 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_fastgen_has_no_import_cycles():
     graph = import_graph()
-    assert "fastgen.sd.pipeline" in graph and "fastgen.sd.adapters" in graph["fastgen.sd.pipeline"]
+    assert "fastgen.sd.adapters" in graph["fastgen.sd.pipeline"]  # the graph sees imports
+    assert "fastgen.sd.pipeline" not in graph["fastgen.sd.adapters"]  # type-checking only
     assert cycles(graph) == []
+
+
+def test_the_closure_follows_imports_and_parent_packages():
+    graph = import_graph()
+    runs = closure({"fastgen.sd.pipeline"}, graph)
+    assert {"fastgen", "fastgen.sd", "fastgen.sd.adapters", "fastgen.sd.hub"} <= runs
+    assert not any(m.startswith("fastgen.toy2d") for m in closure({"fastgen.sd.hub"}, graph))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from fastgen.book.source_hash import source_hash
+from fastgen.book.source_hash import page_hash
 from fastgen.book.sphinx_ext import add_source_hash
 from fastgen.paths import BUILD_DIR, REPO_ROOT
 
@@ -46,7 +46,8 @@ def read_page(path: Path | str) -> nbformat.NotebookNode:
     from myst_nb.core.read import read_myst_markdown_notebook
 
     path = Path(path)
-    text = add_source_hash(path.read_text(encoding="utf-8"), source_hash())
+    text = path.read_text(encoding="utf-8")
+    text = add_source_hash(text, page_hash(text))
     return read_myst_markdown_notebook(text, path=path)
 
 

@@ -4,7 +4,9 @@ It closes three traps of Jupyter Book 1:
 
 * **Stale cache.** jupyter-cache keys on cell sources only, so a change to `fastgen` would not
   re-execute the pages that use it. On `source-read` every notebook page gets one more hidden
-  cell holding the package's source hash: a changed package is a changed notebook.
+  cell holding the hash of the fastgen code that page runs (`source_hash.page_hash`: the
+  modules it imports, directly or not, and their data): a change to that code is a changed
+  notebook, and a change elsewhere in the package leaves the page's cache entry valid.
 * **Plotly offline.** `plotly.min.js` is written once into `_static` and loaded only by the pages
   that hold a chart (never inlined per figure, never from a CDN); `fastgen-plotly.js` gives the
   charts the page's light/dark colours.
@@ -22,7 +24,7 @@ from sphinx.addnodes import download_reference
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from fastgen.book.source_hash import source_hash
+from fastgen.book.source_hash import page_hash
 
 STATIC_DIR = Path(__file__).with_name("static")
 HASH_MARKER = "# fastgen source sha256:"
@@ -53,11 +55,8 @@ def add_source_hash(text: str, digest: str) -> str:
 
 
 def _on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
-    source[0] = add_source_hash(source[0], app.config.fastgen_source_hash)
-
-
-def _on_config_inited(app: Sphinx, config) -> None:
-    config.fastgen_source_hash = source_hash()
+    if is_notebook_page(source[0]):
+        source[0] = add_source_hash(source[0], page_hash(source[0]))
 
 
 def _page_has_plotly(doctree: nodes.document | None) -> bool:
@@ -149,8 +148,6 @@ class NotebookLinks(SphinxDirective):
 
 
 def setup(app: Sphinx) -> dict:
-    app.add_config_value("fastgen_source_hash", "", "env")
-    app.connect("config-inited", _on_config_inited)
     app.connect("source-read", _on_source_read)
     app.connect("html-page-context", _on_html_page_context)
     app.connect("build-finished", _on_build_finished)
