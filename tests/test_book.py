@@ -80,3 +80,19 @@ def test_make_book_uses_the_flags_the_tests_build_with():
         ln for ln in (REPO_ROOT / "Makefile").read_text().splitlines() if "jupyter-book build" in ln
     )
     assert set(BUILD_FLAGS) <= set(line.split()), line
+
+
+def test_a_warning_or_machine_path_in_an_output_fails_the_site_check(tmp_path):
+    """The build passes such a page (stderr is shown, not an error); the site check does not."""
+    cell = (
+        "import sys, warnings\n"
+        "warnings.warn('something the reader should not see')\n"
+        "print(sys.executable)"
+    )
+    book = _tiny_book(tmp_path, cell)
+    result = run_build(book)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    (report,) = [r for r in check_site(book / "_build" / "html") if r.path == "broken.html"][:1]
+    text = " ".join(report.problems)
+    assert "stderr in cell outputs" in text and "UserWarning" in text
+    assert "the build machine's paths" in text

@@ -1,7 +1,7 @@
 """Open every page of the built book in headless Chromium, offline, and report what a reader
 would see broken: undrawn charts, chart text unreadable against its background (in the light and
-the dark theme), broken images, empty outputs, script errors, dead downloads, and any request
-that tries to leave the machine.
+the dark theme), broken images, empty outputs, stderr, warnings or absolute machine paths in a
+cell's output, script errors, dead downloads, and any request that tries to leave the machine.
 
 Used by the test suite; also runnable by hand: `python -m fastgen check-site _build/html`.
 Needs Playwright for Python (the `dev` extra) and Debian's Chromium (`apt-get install chromium`).
@@ -77,7 +77,17 @@ _PAGE_PROBE = r"""
     if (node.parentElement.closest('pre, code, script, style')) continue;
     rawRoles.push(...(node.textContent.match(/\{[a-z-]+(:[a-z-]+)?\}`[^`\s]*/g) || []));
   }
-  return {charts: charts.length, undrawn, broken, empty, downloads, lowContrast, rawRoles};
+  // what only the build machine should have seen: stderr, warnings, its own file paths
+  const outputs = [...document.querySelectorAll('.cell_output')];
+  const stderr = outputs.flatMap(o => [...o.querySelectorAll('.stderr')])
+    .map(e => e.innerText.trim().slice(0, 160));
+  const warned = outputs.flatMap(o => o.innerText.match(/\b\w*Warning: .{0,80}/g) || []);
+  const pathRe = new RegExp(
+    String.raw`/(?:home|root|tmp|work|usr|opt|var|Users|private)/[^\s'"]+` +
+    String.raw`|[A-Z]:\\[^\s'"]+|site-packages[^\s'"]*`, 'g');
+  const paths = outputs.flatMap(o => o.innerText.match(pathRe) || []);
+  return {charts: charts.length, undrawn, broken, empty, downloads, lowContrast, rawRoles,
+          stderr, warned, paths};
 }
 """
 
@@ -96,6 +106,9 @@ class PageReport:
     low_contrast_charts: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     raw_roles: list[str] = field(default_factory=list)
+    stderr_outputs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    machine_paths: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
 
     @property
@@ -113,6 +126,14 @@ class PageReport:
             out.append(f"dead download links: {self.dead_downloads}")
         if self.raw_roles:
             out.append(f"MyST roles shown as raw text (a missing backtick?): {self.raw_roles}")
+        if self.stderr_outputs:
+            out.append(f"stderr in cell outputs: {self.stderr_outputs}")
+        if self.warnings:
+            out.append(f"warnings in cell outputs: {self.warnings}")
+        if self.machine_paths:
+            out.append(
+                f"the build machine's paths in cell outputs: {sorted(set(self.machine_paths))}"
+            )
         if self.console_errors:
             out.append(f"JavaScript console errors: {self.console_errors}")
         if self.external_requests:
@@ -216,6 +237,9 @@ def _check_page(
     report.empty_outputs = probe["empty"]
     report.low_contrast_charts = probe["lowContrast"]
     report.raw_roles = probe["rawRoles"]
+    report.stderr_outputs = probe["stderr"]
+    report.warnings = probe["warned"]
+    report.machine_paths = probe["paths"]
     for href in probe["downloads"]:
         response = page.request.get(href)
         if not response.ok:

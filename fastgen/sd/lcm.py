@@ -116,7 +116,7 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
     `save_lora_weights` (peft key format, unconverted) to `out_dir`."""
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
     teacher = copy.deepcopy(pipe.unet).requires_grad_(False).eval()
     unet = pipe.unet

@@ -235,7 +235,7 @@ def _resumable_loop(
     """The training loop every stage shares: resume from `run_dir/<name>.ckpt` if present, run
     `step_fn(batch, step) -> loss` up to `config.steps` on batches from `make_data(generator)`
     (default: fresh images), checkpoint atomically every `save_every`."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / f"{name}.ckpt"

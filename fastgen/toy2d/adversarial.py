@@ -113,7 +113,7 @@ def train_adversarial(
     for `add`, `teacher` supplies its distillation targets."""
     import copy
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
     g = torch.Generator().manual_seed(config.seed)
     if config.mode == "add":

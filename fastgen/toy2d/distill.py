@@ -125,7 +125,7 @@ def train_consistency(
 ) -> tuple[ConsistencyModel, dict]:
     """Train f_theta by CD (needs `teacher`, a denoiser) or CT; returns (sampling EMA model,
     training record)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
     if config.method == "cd" and teacher is None:
         raise ValueError("consistency distillation needs the trained teacher model")

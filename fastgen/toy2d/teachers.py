@@ -101,7 +101,7 @@ def build_teacher(config: TeacherConfig) -> nn.Module:
 
 def train_teacher(config: TeacherConfig, progress: bool = False) -> tuple[nn.Module, dict]:
     """Train a teacher from scratch; returns (model in eval mode, training record)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
     teacher = build_teacher(config)
     loss_fn = TEACHERS[config.kind].loss
