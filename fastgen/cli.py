@@ -53,6 +53,13 @@ def _cmd_bench(args) -> int:
         from fastgen.sd.machine import main
 
         return main(args.threads, args.json)
+    if args.suite == "build":
+        from fastgen.book.bench import main
+
+        missing = [p for p in args.pages if not p.is_file()]
+        if missing:
+            raise SystemExit(f"error: no page {missing[0]}; pages are lessons/*.md")
+        return main(args.json, args.pages or None)
     from fastgen.sd.bench import main
 
     try:
@@ -199,9 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="print a benchmark table (quality, NFE, time)")
     p.add_argument(
         "suite",
-        choices=["toy2d", "sd", "machine"],
-        help="machine: this machine's training speed, and the tiny model's training time here",
+        choices=["toy2d", "sd", "machine", "build"],
+        help="machine: this machine's training speed, and the tiny model's training time here; "
+        "build: each page's execution time, cold and from the cache, and its slowest cell",
     )
+    p.add_argument("--pages", type=Path, nargs="*", default=[], help="build: these pages only")
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
     p.add_argument("--dataset", default="two_moons", choices=["two_moons", "eight_gaussians"])
     p.add_argument("--samples", type=int, default=20000)

@@ -207,3 +207,21 @@ def test_an_installed_package_keeps_its_outputs_in_the_user_cache(tmp_path, monk
     assert _build_dir(tmp_path / "checkout") == tmp_path / "checkout" / "_build"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert _build_dir(tmp_path / "site-packages") == tmp_path / "cache" / "fastgen"
+
+
+def test_bench_build_times_cold_warm_and_the_slowest_cell(tmp_path):
+    from fastgen.book.bench import PageTiming, format_row, run
+
+    page = tmp_path / "timed.md"
+    page.write_text(
+        HEADER
+        + "\n# T\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
+        + "```{code-cell} ipython3\nimport time\ntime.sleep(0.5)\n```\n"
+    )
+    result = run([page], progress=lambda line: None)
+    (row,) = result["pages"]
+    assert row["page"] == "timed" and row["cold_seconds"] >= 0.5
+    assert row["slowest_cell"] == 2 and 0.5 <= row["slowest_seconds"] < row["cold_seconds"] + 1
+    assert row["warm_seconds"] < row["cold_seconds"]
+    assert row["cells"] == 3  # the two cells and the hash cell the build adds
+    assert "2 of 3" in format_row(PageTiming(**row))

@@ -34,6 +34,8 @@ class ExecutedPage:
     notebook: nbformat.NotebookNode
     seconds: float
     from_cache: bool
+    #: each code cell's run time, when executed with `record_timing`
+    cell_seconds: tuple[float, ...] = ()
 
 
 def lesson_pages() -> list[Path]:
@@ -60,8 +62,30 @@ def _failing_cell(nb: nbformat.NotebookNode) -> tuple[int, str]:
     return 0, ""
 
 
-def execute_page(path: Path | str, cache_path: Path | str | None = DEFAULT_CACHE) -> ExecutedPage:
-    """Execute a lesson page top to bottom in a fresh kernel, using and filling the cache.
+def _pop_cell_seconds(nb: nbformat.NotebookNode) -> tuple[float, ...]:
+    """Each code cell's run time from nbclient's timing metadata, which is then removed:
+    jupyter-cache hashes cell metadata, and a cached page must match the page as read."""
+    from datetime import datetime
+
+    def when(stamp: str) -> datetime:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            timing = cell.metadata.pop("execution", {})
+            start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+            out.append((when(end) - when(start)).total_seconds() if start and end else 0.0)
+    return tuple(out)
+
+
+def execute_page(
+    path: Path | str,
+    cache_path: Path | str | None = DEFAULT_CACHE,
+    record_timing: bool = False,
+) -> ExecutedPage:
+    """Execute a lesson page top to bottom in a fresh kernel, using and filling the cache;
+    `record_timing` measures each cell's run time (`ExecutedPage.cell_seconds`).
 
     Raises PageExecutionError naming the page, the code cell (1-based) and the traceback.
     """
@@ -82,20 +106,27 @@ def execute_page(path: Path | str, cache_path: Path | str | None = DEFAULT_CACHE
             return ExecutedPage(path, merged, record.data.get("execution_seconds", 0.0), True)
 
     result = single_nb_execution(
-        nb, cwd=str(path.parent), timeout=CELL_TIMEOUT, allow_errors=False, meta_override=True
+        nb,
+        cwd=str(path.parent),
+        timeout=CELL_TIMEOUT,
+        allow_errors=False,
+        meta_override=True,
+        record_timing=record_timing,
     )
     if result.err is not None:
         number, source = _failing_cell(nb)
         where = f"code cell {number}" if number else "a cell"
+        shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
         raise PageExecutionError(
-            f"{path.relative_to(REPO_ROOT)}: {where} raised "
+            f"{shown}: {where} raised "
             f"{result.err.__class__.__name__}\n--- cell source ---\n{source}\n"
             f"--- traceback ---\n{result.exc_string}"
         )
+    cell_seconds = _pop_cell_seconds(nb) if record_timing else ()
     if cache is not None:
         cache.cache_notebook_bundle(
             CacheBundleIn(nb, str(path), data={"execution_seconds": result.time}),
             check_validity=False,
             overwrite=True,
         )
-    return ExecutedPage(path, nb, result.time, False)
+    return ExecutedPage(path, nb, result.time, False, cell_seconds)
