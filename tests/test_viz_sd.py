@@ -55,8 +55,14 @@ def test_grid_figure_shows_every_pair_and_marks_measured_cells():
 def test_curve_and_pareto_figures_plot_the_points():
     pts = [Point("a", c, 1 / c) for c in (1, 2, 4, 8)]
     r = regions(pts, 0.1, 0.5)
-    fig = curve_figure(pts, r, pts, r, "tiny")
+    fig = curve_figure(pts, r, pts, r, "tiny-sd", "100 - CLIP score")
     assert sum(len(t.x) for t in fig.data) == 8
+    # the regions are drawn on both panels (shapes added before a trace would be dropped)
+    shaded = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert {s.xref for s in shaded} == {"x", "x2"} and len(shaded) >= 4
+    labels = [a.text for a in fig.layout.annotations]
+    assert f"free from {r.free_from:g} NFE" in labels and "tiny-sd" in labels
+    assert fig.layout.yaxis2.title.text == "100 - CLIP score"
     fig = pareto_figure([("x", 1.0, 0.5), ("y", 2.0, 0.7), ("z", 3.0, 0.1)], "loss", "t")
     frontier = fig.data[-1]
     assert list(frontier.x) == [1.0, 3.0]

@@ -19,7 +19,10 @@ REGION_COLOURS = {
 }
 
 
-def _add_curve(fig, points: list[Point], region: Regions, col: int, y_title: str) -> None:
+def _add_regions(fig, points: list[Point], region: Regions, col: int) -> None:
+    """Shade the expensive / cheap / free spans and draw each boundary as a dotted line
+    labelled with its NFE. Called after the traces: Plotly drops shapes added to a subplot that
+    has no trace yet."""
     lo = min(p.cost for p in points) / 1.5
     hi = max(p.cost for p in points) * 1.5
     spans = [
@@ -35,21 +38,39 @@ def _add_curve(fig, points: list[Point], region: Regions, col: int, y_title: str
                 fillcolor=REGION_COLOURS[name],
                 line_width=0,
                 layer="below",
+                exclude_empty_subplots=False,
                 row=1,
                 col=col,
             )
-            # shapes take data coordinates; annotations on a log axis take log10 of them
-            fig.add_annotation(
-                x=(math.log10(x0) + math.log10(x1)) / 2,  # the middle of the region
-                y=1,
-                yref="y domain",
-                text=name,
-                showarrow=False,
-                xanchor="center",
-                yanchor="top",
-                row=1,
-                col=col,
-            )
+    bounds = [("free", region.free_from, 1.0)]
+    if region.cheap_from < region.free_from:
+        bounds.append(("cheap", region.cheap_from, 0.9))
+    for name, x, height in bounds:
+        fig.add_vline(
+            x=x,
+            line_dash="dot",
+            line_width=1,
+            line_color="grey",
+            row=1,
+            col=col,
+            exclude_empty_subplots=False,
+        )
+        # shapes take data coordinates; annotations on a log axis take log10 of them
+        fig.add_annotation(
+            x=math.log10(x),
+            y=height,
+            yref="y domain",
+            text=f"{name} from {x:g} NFE",
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            xshift=3,
+            row=1,
+            col=col,
+        )
+
+
+def _add_curve(fig, points: list[Point], region: Regions, col: int, y_title: str) -> None:
     methods = list(dict.fromkeys(p.method for p in points))
     for k, method in enumerate(methods):
         mine = sorted((p for p in points if p.method == method), key=lambda p: p.cost)
@@ -66,23 +87,30 @@ def _add_curve(fig, points: list[Point], region: Regions, col: int, y_title: str
             row=1,
             col=col,
         )
+    _add_regions(fig, points, region, col)
     fig.update_xaxes(type="log", title="network evaluations per sample (NFE)", row=1, col=col)
     fig.update_yaxes(title=y_title, row=1, col=col)
 
 
 def curve_figure(
-    toy: list[Point], toy_regions: Regions, sd: list[Point], sd_regions: Regions, sd_caption: str
+    toy: list[Point],
+    toy_regions: Regions,
+    sd: list[Point],
+    sd_regions: Regions,
+    sd_caption: str,
+    sd_loss_label: str = "% of images with a wrong attribute",
 ) -> go.Figure:
-    """Loss against NFE (log axis) for the toy 2D stack and the tiny SD model, each with its
-    free / cheap / expensive regions computed from the measured frontier."""
+    """Loss against NFE (log axis) for the toy 2D stack and the SD model that ran (its name:
+    `sd_caption`; its loss: `sd_loss_label`), each with its free / cheap / expensive regions
+    computed from the measured frontier, shaded, and their boundaries labelled in NFE."""
     fig = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=["toy 2D (two moons)", f"Stable Diffusion ({sd_caption})"[:60]],
+        subplot_titles=["toy 2D (two moons)", sd_caption[:60]],
         horizontal_spacing=0.1,
     )
     _add_curve(fig, toy, toy_regions, 1, "distance to data (log, lower is better)")
-    _add_curve(fig, sd, sd_regions, 2, "% of images with a wrong attribute")
+    _add_curve(fig, sd, sd_regions, 2, sd_loss_label)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_layout(
         template="fastgen",
