@@ -59,7 +59,12 @@ def _cmd_bench(args) -> int:
         missing = [p for p in args.pages if not p.is_file()]
         if missing:
             raise SystemExit(f"error: no page {missing[0]}; pages are lessons/*.md")
-        return main(args.json, args.pages or None)
+        from fastgen.book.pages import PageExecutionError
+
+        try:
+            return main(args.json, args.pages or None)
+        except (RuntimeError, PageExecutionError) as err:
+            raise SystemExit(f"error: {str(err).splitlines()[0]}") from None
     from fastgen.sd.bench import main
 
     try:

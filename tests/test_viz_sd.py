@@ -88,3 +88,19 @@ def test_pareto_points_are_drawn_per_sampler_with_their_step_counts():
     assert list(by_name["DDPM"].customdata) == ["DDPM 50", "DDPM 100"]
     assert list(by_name["teacher"].text) == ["teacher"]  # no step count: the label itself
     assert by_name["DDPM"].marker.color != by_name["Pareto frontier"].line.color
+
+
+def test_the_noise_floor_label_sits_on_its_line_on_the_log_axis():
+    import math
+
+    from fastgen.viz.toy2d import quality_vs_nfe_figure
+
+    rows = [
+        {"method": "teacher", "sampler": "euler", "nfe": n, "distance": 1 / n, "seconds": 0.01}
+        for n in (1, 2, 4)
+    ]
+    fig = quality_vs_nfe_figure({"noise_floor": 0.025, "rows": rows})
+    (label,) = [a for a in fig.layout.annotations if a.text == "noise floor"]
+    assert label.y == pytest.approx(math.log10(0.025))  # Plotly reads log10 here
+    (line,) = [s for s in fig.layout.shapes if s.type == "line"]
+    assert line.y0 == line.y1 == 0.025  # and the value itself for the line

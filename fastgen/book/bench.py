@@ -33,7 +33,10 @@ def time_page(page: Path, cache_dir: Path) -> PageTiming:
     warm = execute_page(page, cache_path=cache_dir)
     warm_seconds = time.perf_counter() - start
     if not warm.from_cache:
-        raise RuntimeError(f"{page.name} missed the cache it was just executed into")
+        raise RuntimeError(
+            f"{page.name} missed the cache it was just executed into: did the fastgen code "
+            f"it runs change during the benchmark?"
+        )
     seconds = cold.cell_seconds
     slowest = max(range(len(seconds)), key=seconds.__getitem__)
     return PageTiming(

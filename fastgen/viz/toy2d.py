@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -174,11 +176,18 @@ def quality_vs_nfe_figure(result: dict) -> go.Figure:
             + label
             + "</extra>",
         )
-    fig.add_hline(
-        y=result["noise_floor"],
-        line=dict(dash="dot", color=COLORS[7]),
-        annotation_text="noise floor",
-        annotation_position="bottom right",
+    floor = result["noise_floor"]
+    fig.add_hline(y=floor, line=dict(dash="dot", color=COLORS[7]))
+    # an annotation's y on a log axis is log10 of the value (the line's is the value itself)
+    fig.add_annotation(
+        x=1,
+        xref="x domain",
+        y=math.log10(floor),
+        yref="y",
+        text="noise floor",
+        showarrow=False,
+        xanchor="right",
+        yanchor="top",
     )
     return fig
 
