@@ -37,7 +37,6 @@ class Budget:
     seeds: int  # images per prompt, by default
     curve_prompts: tuple[str, ...]  # lesson 3's 12-point curve draws these, once each
     batch_size: int | None  # images per pipeline call (None: all at once)
-    vae_slicing: bool  # decode one image at a time
     max_steps: int  # the most sampler steps a measurement may ask for
 
     def images(self, seeds: int | None = None) -> int:
@@ -45,14 +44,13 @@ class Budget:
 
 
 _ALL = tuple(item.caption for item in shapes.all_items())
-TINY = Budget(_ALL, 4, _ALL, None, False, 500)
+TINY = Budget(prompts=_ALL, seeds=4, curve_prompts=_ALL, batch_size=None, max_steps=500)
 GPU = Budget(
-    (*SHOWN, "a green circle at the bottom", "a yellow square on the right"),
-    1,
-    SHOWN[:4],
-    8,
-    True,
-    100,
+    prompts=(*SHOWN, "a green circle at the bottom", "a yellow square on the right"),
+    seeds=1,
+    curve_prompts=SHOWN[:4],
+    batch_size=8,
+    max_steps=100,
 )
 
 

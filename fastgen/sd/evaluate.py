@@ -66,10 +66,6 @@ class Result:
     def quality_label(self) -> str:
         return "all attributes correct (%)" if self.all_correct is not None else "CLIP score"
 
-    @property
-    def tier(self) -> str:
-        return self.record["tier"]
-
     def score_text(self) -> str:
         """The headline score in words: '96.4% fully correct' or 'a CLIP score of 31.2'."""
         if self.all_correct is None:

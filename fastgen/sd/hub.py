@@ -29,7 +29,6 @@ class HubRepo:
     `one_of`: alternatives of which any one will do (CLIP's weights exist as safetensors or as a
     PyTorch pickle depending on the repository); `fetch` takes the first the repository has."""
 
-    key: str
     repo_id: str
     files: tuple[str, ...]
     what: str
@@ -37,7 +36,6 @@ class HubRepo:
 
 
 SD15 = HubRepo(
-    "sd15",
     "stable-diffusion-v1-5/stable-diffusion-v1-5",
     (
         "model_index.json",
@@ -53,13 +51,11 @@ SD15 = HubRepo(
     "Stable Diffusion v1.5, fp16 (Rombach et al. 2022)",
 )
 LCM_LORA = HubRepo(
-    "lcm-lora",
     "latent-consistency/lcm-lora-sdv1-5",
     ("pytorch_lora_weights.safetensors",),
     "LCM-LoRA for SD v1.5 (Luo et al. 2023b)",
 )
 STYLE_LORA = HubRepo(
-    "style-lora",
     "artificialguybr/pixelartredmond-1-5v-pixel-art-loras-for-sd-1-5",
     ("PixelArtRedmond15V-PixelArt-PIXARFK.safetensors",),
     "PixelArt.Redmond, a pixel-art style LoRA for SD v1.5",
@@ -67,7 +63,6 @@ STYLE_LORA = HubRepo(
 #: the words the pixel-art LoRA was trained to respond to (its model card's trigger words)
 STYLE_TRIGGER = "pixel art, PixArFK"
 CLIP = HubRepo(
-    "clip",
     "openai/clip-vit-base-patch32",
     (
         "config.json",
@@ -81,7 +76,6 @@ CLIP = HubRepo(
     one_of=("model.safetensors", "pytorch_model.bin"),
 )
 SDXL_TURBO = HubRepo(
-    "sdxl-turbo",
     "stabilityai/sdxl-turbo",
     (
         "model_index.json",

@@ -22,14 +22,13 @@ def fit(image: torch.Tensor, pixels: int = 128) -> torch.Tensor:
     stay crisp; large ones shrink with antialiasing."""
     if image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(f"expected one RGB image [3, H, W], got shape {tuple(image.shape)}")
-    target = pixels
     img = quantize(image) if image.dtype != torch.uint8 else image
     longest = max(img.shape[1:])
-    if longest <= target:
-        k = max(1, target // longest)
+    if longest <= pixels:
+        k = max(1, pixels // longest)
         img = img.repeat_interleave(k, 1).repeat_interleave(k, 2)
     else:
-        scale = target / longest
+        scale = pixels / longest
         size = [max(1, round(d * scale)) for d in img.shape[1:]]
         small = torch.nn.functional.interpolate(
             img[None].float(), size=size, mode="bilinear", antialias=True, align_corners=False

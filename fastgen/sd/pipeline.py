@@ -44,7 +44,6 @@ from fastgen.sd.tiers import (
 )
 
 SD15_ID = hub.SD15.repo_id
-LCM_LORA_SD15_ID = hub.LCM_LORA.repo_id
 #: variant -> the UNet folder that replaces the base one (the tiny tier's fine-tunes)
 TINY_VARIANTS = {"base": None, "paper": "paper-unet"}
 
