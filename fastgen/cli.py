@@ -15,11 +15,17 @@ def _cmd_notebooks(args) -> int:
     return 0
 
 
+def _require_pages(pages: list[Path]) -> None:
+    """One line naming the first page that does not exist."""
+    for page in pages:
+        if not page.is_file():
+            raise SystemExit(f"error: no page {page}; pages are lessons/*.md")
+
+
 def _cmd_run_page(args) -> int:
     from fastgen.book.pages import PageExecutionError, execute_page
 
-    if not args.page.is_file():
-        raise SystemExit(f"error: no page {args.page}; pages are lessons/*.md")
+    _require_pages([args.page])
     try:
         page = execute_page(args.page, cache_path=None if args.no_cache else args.cache)
     except PageExecutionError as err:
@@ -56,9 +62,7 @@ def _cmd_bench(args) -> int:
     if args.suite == "build":
         from fastgen.book.bench import main
 
-        missing = [p for p in args.pages if not p.is_file()]
-        if missing:
-            raise SystemExit(f"error: no page {missing[0]}; pages are lessons/*.md")
+        _require_pages(args.pages)
         from fastgen.book.pages import PageExecutionError
 
         try:
@@ -191,6 +195,8 @@ ATTENTION = {"8x8": (True, False), "mid": (False, False)}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from fastgen.sd.hub import FETCH_SETS  # no torch import: --help stays fast
+
     parser = argparse.ArgumentParser(prog="fastgen", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -231,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "fetch", help="download the Hugging Face files the gpu tier reads (only when asked)"
     )
-    p.add_argument("what", choices=["sd15", "sdxl-turbo"])
+    p.add_argument("what", choices=list(FETCH_SETS))
     p.set_defaults(func=_cmd_fetch)
 
     p = sub.add_parser(
