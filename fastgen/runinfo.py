@@ -16,3 +16,13 @@ def describe() -> str:
         device = f"CPU ({platform.machine()}, {torch.get_num_threads()} torch threads)"
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"{device}; torch {torch.__version__}; python {platform.python_version()}; {date}"
+
+
+def record() -> dict:
+    """What produced a stored result, as JSON fields: torch, threads, machine, UTC time."""
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }

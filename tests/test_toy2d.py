@@ -276,3 +276,54 @@ def test_consistency_model_rejects_out_of_range_sigma_and_bad_shapes():
         model(torch.zeros(4, 2), torch.full((4,), 50.0))
     with pytest.raises(ValueError, match="one value per sample"):
         model(torch.zeros(4, 2), torch.ones(3))
+
+
+def test_without_the_boundary_parameterisation_f_is_the_network_itself():
+    teacher = FlowTeacher(MLP())
+    free = ConsistencyModel(teacher, 1.0, 0.002, 20.0, wraps_denoiser=True, boundary=False)
+    x = torch.randn(64, 2)
+    for s in (0.002, 1.0, 20.0):
+        sigma = torch.full((64,), s)
+        torch.testing.assert_close(free(x, sigma), teacher(x, sigma))
+    raw = ConsistencyModel(MLP(), 1.0, 0.002, 20.0, boundary=False)
+    assert not torch.allclose(raw(x, torch.full((64,), 0.002)), x)
+
+
+def _loss_inputs(config):
+    from fastgen.toy2d.distill import build_student
+
+    student = build_student(config, FlowTeacher(MLP()))
+    target = EMA(student, 0.0).model
+    g = torch.Generator().manual_seed(0)
+    x0, z = torch.randn(32, 2, generator=g), torch.randn(32, 2, generator=g)
+    s_hi, s_lo = torch.full((32, 1), 2.0), torch.full((32, 1), 1.5)
+    return student, target, x0, z, s_hi, s_lo
+
+
+def test_the_stop_gradient_keeps_the_target_side_out_of_the_gradient():
+    """With theta^- = theta (mu = 0), the loss value is the same with or without stop-gradient,
+    and its gradient differs exactly by the target side's term."""
+    from fastgen.toy2d.distill import consistency_loss
+
+    base = ConsistencyConfig(method="ct", teacher=None, init_from_teacher=False)
+    grads = {}
+    for stop in (True, False):
+        config = ConsistencyConfig(
+            method="ct", teacher=None, init_from_teacher=False, stop_grad=stop
+        )
+        student, target, x0, z, s_hi, s_lo = _loss_inputs(base)
+        loss = consistency_loss(student, target, None, x0, z, s_hi, s_lo, config)
+        loss.backward()
+        grads[stop] = (loss.item(), [p.grad.clone() for p in student.parameters()])
+    assert math.isclose(grads[True][0], grads[False][0], rel_tol=1e-6)
+    # manual: d/dtheta |f(x_hi) - f(x_lo)|^2 = both sides; the stop-gradient keeps only x_hi's
+    student, target, x0, z, s_hi, s_lo = _loss_inputs(base)
+    x_hi, x_lo = x0 + s_hi * z, x0 + s_lo * z
+    lo = student(x_lo, s_lo.squeeze(1))
+    hi = student(x_hi, s_hi.squeeze(1))
+    (((hi - lo.detach()) ** 2).sum(1).mean()).backward()
+    for mine, ref in zip(grads[True][1], (p.grad for p in student.parameters()), strict=True):
+        torch.testing.assert_close(mine, ref)
+    assert any(
+        not torch.allclose(a, b) for a, b in zip(grads[True][1], grads[False][1], strict=True)
+    )

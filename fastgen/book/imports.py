@@ -83,6 +83,31 @@ def closure(names: set[str], graph: dict[str, frozenset[str]]) -> set[str]:
     return seen
 
 
+#: Modules that store, name and describe results rather than compute them: the book's tooling
+#: (which computes these keys), paths, atomic writes, run records and the two stores.
+RECORD_KEEPING = (
+    "fastgen.book",
+    "fastgen.paths",
+    "fastgen.atomic",
+    "fastgen.runinfo",
+    "fastgen.results",
+    "fastgen.toy2d.store",
+)
+
+
+def code_files(*modules: str, root: Path = PACKAGE_DIR) -> list[Path]:
+    """The source files whose code can change what `modules` compute: each of them and every
+    fastgen module they import at any depth, sorted, less `RECORD_KEEPING`. What keys stored
+    models and measurements: editing how a result is stored or described does not retrain."""
+    graph = import_graph(root)
+    files = module_files(root)
+    return sorted(
+        files[m]
+        for m in closure(set(modules), graph)
+        if not any(m == k or m.startswith(k + ".") for k in RECORD_KEEPING)
+    )
+
+
 def page_imports(text: str, graph: dict[str, frozenset[str]]) -> set[str]:
     """The fastgen modules a page's code imports by name (`from fastgen.sd import experiments`
     names fastgen.sd.experiments)."""

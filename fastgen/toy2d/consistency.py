@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from fastgen._checks import check_positive
+from fastgen.consistency_math import boundary_scalings
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -17,9 +18,7 @@ def consistency_scalings(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """c_skip, c_out with c_skip(sigma_min) = 1 and c_out(sigma_min) = 0 (Song et al. 2023, eq. 9
     and appendix C), so the boundary condition f(x, sigma_min) = x holds by construction."""
-    c_skip = sigma_data**2 / ((sigma - sigma_min) ** 2 + sigma_data**2)
-    c_out = sigma_data * (sigma - sigma_min) / torch.sqrt(sigma_data**2 + sigma**2)
-    return c_skip, c_out
+    return boundary_scalings(sigma, sigma_data, sigma_min)
 
 
 #: How fast a denoiser-wrapping student hands over from the skip path to the denoiser.
@@ -41,7 +40,9 @@ def denoiser_scalings(
 class ConsistencyModel(nn.Module):
     """f_theta(x, sigma) = c_skip x + c_out F. `F` is either a raw network F(c_in x, c_noise)
     with EDM input scalings (`wraps_denoiser=False`), or a denoiser module D(x, sigma), such as a
-    copy of the teacher (`wraps_denoiser=True`)."""
+    copy of the teacher (`wraps_denoiser=True`). `boundary=False` drops the scalings (c_skip = 0,
+    c_out = 1), so f = F and nothing enforces f(x, sigma_min) = x: the ablation of Song et al.
+    (2023, section 3)."""
 
     def __init__(
         self,
@@ -51,6 +52,7 @@ class ConsistencyModel(nn.Module):
         sigma_max: float,
         *,
         wraps_denoiser: bool = False,
+        boundary: bool = True,
     ):
         super().__init__()
         check_positive(sigma_min, "sigma_min")
@@ -59,6 +61,7 @@ class ConsistencyModel(nn.Module):
         self.sigma_min = float(sigma_min)
         self.sigma_max = float(sigma_max)
         self.wraps_denoiser = wraps_denoiser
+        self.boundary = boundary
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         sigma = _as_column(sigma, x)
@@ -70,12 +73,16 @@ class ConsistencyModel(nn.Module):
                 f"{self.sigma_max:g}], got values in [{sigma.min().item():g}, "
                 f"{sigma.max().item():g}]"
             )
+        if self.wraps_denoiser and not self.boundary:
+            return self.net(x, sigma.reshape(-1))
         if self.wraps_denoiser:
             c_skip, c_out = denoiser_scalings(sigma, self.sigma_data, self.sigma_min)
             return c_skip * x + c_out * self.net(x, sigma.reshape(-1))
         c_skip, c_out = consistency_scalings(sigma, self.sigma_data, self.sigma_min)
         c_in = torch.rsqrt(sigma**2 + self.sigma_data**2)
         c_noise = 0.25 * torch.log(sigma)
+        if not self.boundary:
+            return self.net(c_in * x, c_noise)
         return c_skip * x + c_out * self.net(c_in * x, c_noise)
 
 

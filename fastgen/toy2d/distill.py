@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from fastgen._checks import check_choice, check_range, check_steps
+from fastgen.consistency_math import pseudo_huber
 from fastgen.toy2d import data
 from fastgen.toy2d.consistency import ConsistencyModel
 from fastgen.toy2d.ema import EMA
@@ -34,6 +35,10 @@ class ConsistencyConfig:
     (CD) or mu_0 (CT); sampling uses a slower average with decay `sample_ema`. With
     `init_from_teacher` (CD only) the student starts as a copy of the teacher's denoiser, as
     Song et al. (2023) and latent consistency models do.
+
+    `stop_grad` and `boundary` exist for the ablation lesson 1 shows: with `stop_grad=False` the
+    target side is the live student and gradients flow through both sides; with
+    `boundary=False` the student is f = F, without the c_skip/c_out parameterisation.
     """
 
     method: str = "cd"
@@ -54,6 +59,8 @@ class ConsistencyConfig:
     sigma_min: float = SIGMA_MIN
     sigma_max: float = SIGMA_MAX
     sigma_data: float = 1.0
+    stop_grad: bool = True
+    boundary: bool = True
     hidden: int = 128
     layers: int = 3
     seed: int = 0
@@ -66,6 +73,8 @@ class ConsistencyConfig:
         check_steps(self.steps, "steps")
         check_steps(self.n_levels - 1, "n_levels - 1")
         check_range(self.ema, 0.0, 1.0, "ema")
+        if self.method == "cd" and self.boundary is False and not self.init_from_teacher:
+            raise ValueError("boundary=False is defined for a student initialised from the teacher")
         if self.method == "cd" and self.teacher is None:
             raise ValueError("consistency distillation (method='cd') needs a teacher config")
         if self.method == "cd" and self.teacher.dataset != self.dataset:
@@ -79,9 +88,7 @@ def distance(a: torch.Tensor, b: torch.Tensor, kind: str, c: float) -> torch.Ten
     """Per-sample d(a, b): squared L2, or pseudo-Huber sqrt(|a-b|^2 + c^2) - c
     (Song & Dhariwal 2024, eq. 5)."""
     sq = ((a - b) ** 2).sum(dim=1)
-    if kind == "l2":
-        return sq
-    return torch.sqrt(sq + c**2) - c
+    return sq if kind == "l2" else pseudo_huber(sq, c)
 
 
 def ct_levels(k: int, total: int, s0: int, s1: int) -> int:
@@ -90,8 +97,9 @@ def ct_levels(k: int, total: int, s0: int, s1: int) -> int:
 
 
 def ct_ema(n_levels: int, s0: int, mu0: float) -> float:
-    """mu(k) = exp(s0 log mu0 / N(k)) (Song et al. 2023, appendix C)."""
-    return math.exp(s0 * math.log(mu0) / n_levels)
+    """mu(k) = exp(s0 log mu0 / N(k)) (Song et al. 2023, appendix C); mu0 = 0 gives 0 at every
+    step (no moving average, as improved CT does)."""
+    return 0.0 if mu0 == 0 else math.exp(s0 * math.log(mu0) / n_levels)
 
 
 def _wraps_teacher(config: ConsistencyConfig) -> bool:
@@ -117,7 +125,27 @@ def build_student(config: ConsistencyConfig, teacher: nn.Module | None = None) -
         config.sigma_min,
         config.sigma_max,
         wraps_denoiser=_wraps_teacher(config),
+        boundary=config.boundary,
     )
+
+
+def consistency_loss(student, target, teacher, x0, z, s_hi, s_lo, config) -> torch.Tensor:
+    """One evaluation of the consistency loss (Song et al. 2023, algorithm 2 for CD, 3 for CT):
+    put x0 at level s_hi, find the point one level lower on the same trajectory, and ask the
+    student at the noisier point to agree with the target network at the other one."""
+    x_hi = x0 + s_hi * z
+    with torch.no_grad():
+        if config.method == "cd":  # the teacher's one ODE step from s_hi down to s_lo
+            x_lo = SOLVERS[config.solver](teacher, x_hi, s_hi, s_lo)
+        else:  # no teacher: the same noise at the lower level (an unbiased estimate)
+            x_lo = x0 + s_lo * z
+    if config.stop_grad:  # theta^-: an EMA copy of the student, no gradient
+        with torch.no_grad():
+            y_target = target(x_lo, s_lo.squeeze(1))
+    else:  # ablation: the live student on both sides, gradients through both
+        y_target = student(x_lo, s_lo.squeeze(1))
+    y = student(x_hi, s_hi.squeeze(1))
+    return distance(y, y_target, config.distance, config.huber_c).mean()
 
 
 def train_consistency(
@@ -135,7 +163,6 @@ def train_consistency(
     opt = torch.optim.Adam(student.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
     g = torch.Generator().manual_seed(config.seed + 2)
-    solver = SOLVERS[config.solver]
     start = time.perf_counter()
     losses = []
     for k in tqdm(range(config.steps), disable=not progress, desc=f"consistency:{config.method}"):
@@ -149,15 +176,7 @@ def train_consistency(
         n = torch.randint(0, n_levels - 1, (config.batch,), generator=g)
         s_hi, s_lo = levels[n + 1].unsqueeze(1), levels[n].unsqueeze(1)
         z = torch.randn(x0.shape, generator=g)
-        x_hi = x0 + s_hi * z
-        with torch.no_grad():
-            if config.method == "cd":  # the teacher's one ODE step from s_hi down to s_lo
-                x_lo = solver(teacher, x_hi, s_hi, s_lo)
-            else:  # no teacher: the same noise at the lower level (an unbiased estimate)
-                x_lo = x0 + s_lo * z
-            y_target = target.model(x_lo, s_lo.squeeze(1))
-        y = student(x_hi, s_hi.squeeze(1))
-        loss = distance(y, y_target, config.distance, config.huber_c).mean()
+        loss = consistency_loss(student, target.model, teacher, x0, z, s_hi, s_lo, config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

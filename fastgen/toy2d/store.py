@@ -1,7 +1,8 @@
 """Trained toy models cached on disk, keyed by their config and the training code.
 
 Same config and seed, same weights: pages and tests load a model instead of retraining it. The key
-also covers the source of the modules that train and define the models, so editing them retrains.
+also covers the source of the modules that train and define the models and of everything they
+import, so editing any of them retrains.
 Files are written atomically (temporary file, then rename): an interrupted run leaves nothing.
 """
 
@@ -11,25 +12,18 @@ import dataclasses
 import hashlib
 import json
 import os
-import platform
-from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from fastgen import runinfo
+from fastgen.book.imports import code_files
 from fastgen.paths import BUILD_DIR
 
-_TRAINING_MODULES = (
-    "data",
-    "nets",
-    "teachers",
-    "distill",
-    "consistency",
-    "ema",
-    "schedules",
-    "adversarial",
-)
+#: The modules whose code trains and defines the models; the key covers them and everything
+#: they import (`fastgen.book.imports.code_files`), shared math included.
+_TRAINING_MODULES = ("fastgen.toy2d.models",)
 
 
 def store_dir() -> Path:
@@ -42,9 +36,8 @@ def config_key(config) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(dataclasses.asdict(config), sort_keys=True).encode())
     h.update(type(config).__name__.encode())
-    here = Path(__file__).parent
-    for name in _TRAINING_MODULES:
-        h.update((here / f"{name}.py").read_bytes())
+    for path in code_files(*_TRAINING_MODULES):
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -66,14 +59,7 @@ def save(config, model: torch.nn.Module, record: dict) -> dict:
     """Store weights and a record of what produced them; returns the record."""
     weights, meta = _paths(config)
     weights.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        **record,
-        "config": dataclasses.asdict(config),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    record = {**record, "config": dataclasses.asdict(config), **runinfo.record()}
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     tmp_w, tmp_m = weights.with_suffix(".tmp-w"), meta.with_suffix(".tmp-m")
     save_file(state, str(tmp_w))
