@@ -46,8 +46,7 @@ format: $(VENV)/.installed
 # `python -m fastgen bench machine` estimates it here; each stage resumes from _build/sd-train
 # if interrupted).
 weights: $(VENV)/.installed
-	for stage in tiny-sd judge lcm-lora style-lora paper; do \
-	  $(PY) -m fastgen train $$stage || exit 1; done
+	$(PY) -m fastgen train all
 	$(PY) -m fastgen bench sd --tier tiny --card
 
 notebooks: $(VENV)/.installed

@@ -56,7 +56,7 @@ def _cmd_bench(args) -> int:
 
         return main(args.json, args.dataset, args.samples, args.threads)
     if args.suite == "machine":
-        from fastgen.sd.machine import main
+        from fastgen.tinysd.machine import main
 
         return main(args.threads, args.json)
     if args.suite == "build":
@@ -71,10 +71,36 @@ def _cmd_bench(args) -> int:
             raise SystemExit(f"error: {str(err).splitlines()[0]}") from None
     from fastgen.sd.bench import main
 
+    store_card = None
+    if args.card:
+        from fastgen.tinysd.card import store_card
     try:
-        return main(args.json, args.tier, args.seeds, args.threads, args.card, args.quick)
+        return main(args.json, args.tier, args.seeds, args.threads, store_card, args.quick)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         raise SystemExit(f"error: {err}") from None
+
+
+def _cmd_results(args) -> int:
+    import torch
+
+    from fastgen import results
+
+    registry = results.studies()
+    unknown = [n for n in args.names if n not in registry]
+    if unknown:
+        raise SystemExit(f"error: no study {unknown[0]!r}; studies are {', '.join(registry)}")
+    names = args.names or sorted(registry)
+    if args.action == "refresh":
+        torch.set_num_threads(args.threads)
+        for path in results.refresh(names):
+            print(f"current: {path.relative_to(results.PACKAGE_DIR.parent)}")
+        return 0
+    for name in names:
+        study = registry[name]
+        found = results.stored(study)
+        where = found[1] if found else "not stored (measured on first use)"
+        print(f"{name:<18} {results.key(study)}  {where:<10} {study.what}")
+    return 0
 
 
 def _cmd_fetch(args) -> int:
@@ -92,8 +118,8 @@ def _cmd_fetch(args) -> int:
 def _cmd_trial(args) -> int:
     import torch
 
-    from fastgen.sd import trial
     from fastgen.sd.tiny import TinySDConfig
+    from fastgen.tinysd import trial
 
     torch.set_num_threads(args.threads)
     try:
@@ -133,12 +159,16 @@ def _cmd_train(args) -> int:
     import torch
 
     from fastgen.sd.pipeline import tiny_model_dir
-    from fastgen.sd.recipe import run_stage
+    from fastgen.tinysd.recipe import run_stage
+    from fastgen.tinysd.stages import STAGE_NAMES
 
+    if args.what == "all" and (args.steps or args.vae_steps):
+        raise SystemExit("error: train all runs every stage's own steps; drop --steps/--vae-steps")
     torch.set_num_threads(args.threads)
     out = args.out or tiny_model_dir()
-    record = run_stage(args.what, out, args.work, steps=args.steps, vae_steps=args.vae_steps)
-    print(f"wrote {args.what} to {out} ({record['seconds']:.0f} s); recorded in record.json")
+    for stage in STAGE_NAMES if args.what == "all" else (args.what,):
+        record = run_stage(stage, out, args.work, steps=args.steps, vae_steps=args.vae_steps)
+        print(f"wrote {stage} to {out} ({record['seconds']:.0f} s); recorded in record.json")
     return 0
 
 
@@ -187,7 +217,6 @@ def _cmd_generate(args) -> int:
 
 
 #: kept in sync with fastgen.sd (a test checks); listed here so --help needs no torch import
-STAGES = ("tiny-sd", "judge", "lcm-lora", "style-lora", "paper")
 SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler")
 WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
 #: `trial unet --attention`: TinySDConfig.unet_attention per choice
@@ -196,6 +225,7 @@ ATTENTION = {"8x8": (True, False), "mid": (False, False)}
 
 def build_parser() -> argparse.ArgumentParser:
     from fastgen.sd.hub import FETCH_SETS  # no torch import: --help stays fast
+    from fastgen.tinysd.stages import STAGE_NAMES
 
     parser = argparse.ArgumentParser(prog="fastgen", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser(
+        "results", help="list the stored measurements, or re-measure and commit them"
+    )
+    p.add_argument("action", choices=["list", "refresh"])
+    p.add_argument("names", nargs="*", help="studies (default: all)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (pinned)")
+    p.set_defaults(func=_cmd_results)
+
+    p = sub.add_parser(
         "fetch", help="download the Hugging Face files the gpu tier reads (only when asked)"
     )
     p.add_argument("what", choices=list(FETCH_SETS))
@@ -243,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", help="train a stage of the tiny SD model (resumable: rerun to continue)"
     )
-    p.add_argument("what", choices=list(STAGES))
+    p.add_argument("what", choices=[*STAGE_NAMES, "all"], help="a stage, or all in order")
     p.add_argument("--out", type=Path, default=None, help="model folder (default: the shipped)")
     p.add_argument("--work", type=Path, default=Path("_build/sd-train"), help="checkpoints")
     p.add_argument("--steps", type=int, default=None, help="training steps (default per stage)")
@@ -256,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("what", choices=["unet", "vae"])
     p.add_argument("--steps", type=int, default=None, help="default 4000 (unet), 1800 (vae)")
-    # every other option defaults to the shipped recipe's value (`fastgen.sd.train.*_recipe`)
+    # every other option defaults to the shipped recipe's value (`fastgen.tinysd.train.*_recipe`)
     p.add_argument("--decay-steps", type=int, default=None, help="unet: final cosine decay")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--batch", type=int, default=None)

@@ -33,8 +33,9 @@ def fastgen(*args: str, cwd=None) -> subprocess.CompletedProcess:
             "no folder /nonexistent/dir",
         ),
         (["bench", "sd", "--tier", "tiny", "--seeds", "0"], "--seeds must be an integer >= 1"),
+        (["results", "list", "nope"], "no study 'nope'; studies are toy-seed-spread"),
     ],
-    ids=["run-page", "bench-samples", "generate-lora", "generate-out", "bench-seeds"],
+    ids=["run-page", "bench-samples", "generate-lora", "generate-out", "bench-seeds", "results"],
 )
 def test_bad_input_gets_one_line(args, says, tmp_path):
     done = fastgen(*args, cwd=tmp_path if args[0] == "generate" else None)

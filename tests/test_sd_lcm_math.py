@@ -10,14 +10,14 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, LCMScheduler
 
-from fastgen.sd.lcm import (
+from fastgen.sd.tiers import tiny_model_dir
+from fastgen.tinysd.lcm import (
     boundary_scalings,
     consistency_output,
     guided_ddim_step,
     predicted_x0,
     pseudo_huber,
 )
-from fastgen.sd.tiers import tiny_model_dir
 
 CONFIG = json.loads(
     (tiny_model_dir() / "pipeline" / "scheduler" / "scheduler_config.json").read_text()

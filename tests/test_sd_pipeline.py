@@ -8,9 +8,9 @@ import torch
 from safetensors.torch import load_file
 
 from fastgen.sd import pipeline as sd
-from fastgen.sd.lcm import LCMLoRAConfig, train_lcm_lora
 from fastgen.sd.quiet import quiet_loading
 from fastgen.sd.tiny import build_pipeline
+from fastgen.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
 
 PROMPT = "a red circle on the left"
 

@@ -11,7 +11,7 @@ import torch
 from fastgen.sd import shapes
 from fastgen.sd.tiny import TinySDConfig, build_pipeline
 from fastgen.sd.tokenizer import MAX_LENGTH, train_clip_tokenizer
-from fastgen.sd.train import TrainConfig, train_vae
+from fastgen.tinysd.train import TrainConfig, train_vae
 
 
 def test_rendering_is_seeded_and_in_range():
@@ -143,10 +143,14 @@ def test_judge_scores_count_attribute_matches():
 def test_the_cli_lists_every_stage_and_scheduler():
     from fastgen import cli
     from fastgen.sd.pipeline import SCHEDULERS
-    from fastgen.sd.recipe import STAGES
-    from fastgen.sd.train import WEIGHTINGS
+    from fastgen.tinysd.recipe import STAGES
+    from fastgen.tinysd.stages import STAGE_NAMES
+    from fastgen.tinysd.train import WEIGHTINGS
 
-    assert tuple(STAGES) == cli.STAGES and tuple(SCHEDULERS) == cli.SCHEDULER_NAMES
+    assert tuple(STAGES) == STAGE_NAMES and tuple(SCHEDULERS) == cli.SCHEDULER_NAMES
+    train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
+    (what,) = [a for a in train._actions if a.dest == "what"]
+    assert list(what.choices) == [*STAGE_NAMES, "all"]
     assert WEIGHTINGS == cli.WEIGHTINGS
 
 
@@ -173,7 +177,7 @@ def test_the_unet_attends_to_the_text_where_its_config_says():
 
 def test_a_trial_refuses_eval_steps_inside_the_decay_before_training(tmp_path):
     from fastgen import cli
-    from fastgen.sd.trial import unet_trial
+    from fastgen.tinysd.trial import unet_trial
 
     config = TrainConfig(steps=100, decay_steps=40)
     with pytest.raises(ValueError, match=r"\[70\] are not in the constant-rate phase \(1..60\)"):
@@ -201,7 +205,7 @@ def test_a_trial_trains_on_the_shipped_autoencoder_and_prints_its_scores(tmp_pat
 def test_style_lora_and_fine_tune_train_and_save(tmp_path):
     from safetensors.torch import load_file
 
-    from fastgen.sd.train import finetune_unet, train_style_lora
+    from fastgen.tinysd.train import finetune_unet, train_style_lora
 
     pipe = build_pipeline()
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
@@ -221,7 +225,7 @@ def test_style_lora_and_fine_tune_train_and_save(tmp_path):
 
 
 def test_train_configs_refuse_unknown_styles_and_schedules():
-    from fastgen.sd.lcm import LCMLoRAConfig
+    from fastgen.tinysd.lcm import LCMLoRAConfig
 
     with pytest.raises(ValueError, match="unknown style 'striped'"):
         TrainConfig(styles=("striped",))
@@ -230,7 +234,7 @@ def test_train_configs_refuse_unknown_styles_and_schedules():
 
 
 def test_learning_rate_schedules_closed_forms():
-    from fastgen.sd.train import learning_rate
+    from fastgen.tinysd.train import learning_rate
 
     cos = TrainConfig(steps=100, lr=1.0, schedule="cosine")
     assert learning_rate(cos, 0) == 1.0 and learning_rate(cos, 50) == pytest.approx(0.5)
@@ -239,7 +243,7 @@ def test_learning_rate_schedules_closed_forms():
     assert learning_rate(anneal, 59) == 1.0 and learning_rate(anneal, 60) == 1.0
     assert learning_rate(anneal, 80) == pytest.approx(0.5)
     # the LCM-LoRA distillation shares the schedule
-    from fastgen.sd.lcm import LCMLoRAConfig
+    from fastgen.tinysd.lcm import LCMLoRAConfig
 
     lcm = LCMLoRAConfig(steps=100, lr=1.0)
     assert learning_rate(lcm, 25) == pytest.approx(0.5 * (1 + 2**-0.5))
@@ -250,7 +254,7 @@ def test_lcm_lora_distils_with_either_target(tmp_path, target_ema):
     """Both targets of the distillation run and save a LoRA; the base weights are untouched."""
     from safetensors.torch import load_file
 
-    from fastgen.sd.lcm import LCMLoRAConfig, train_lcm_lora
+    from fastgen.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
 
     pipe = build_pipeline()
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
@@ -269,7 +273,7 @@ def test_adapters_start_from_their_seed_not_the_global_generator():
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    from fastgen.sd.train import LORA_TARGETS, add_seeded_adapter
+    from fastgen.tinysd.train import LORA_TARGETS, add_seeded_adapter
 
     def adapter(global_seed, seed, init):
         torch.manual_seed(global_seed)
@@ -286,7 +290,7 @@ def test_adapters_start_from_their_seed_not_the_global_generator():
 
 def test_loss_weights_closed_forms():
     from fastgen.sd.tiny import training_scheduler
-    from fastgen.sd.train import loss_weights
+    from fastgen.tinysd.train import loss_weights
 
     a = training_scheduler().alphas_cumprod
     t = torch.arange(1000)
@@ -314,7 +318,7 @@ def test_loss_weights_closed_forms():
 
 
 def test_latent_pool_is_seeded_and_draws_encoded_posteriors():
-    from fastgen.sd.train import encode_pool, sample_posterior
+    from fastgen.tinysd.train import encode_pool, sample_posterior
 
     vae = build_pipeline().vae
     config = TrainConfig(pool=6, batch=4)
@@ -342,7 +346,7 @@ def test_training_noise_ignores_a_swapped_sampler():
     from diffusers import DPMSolverMultistepScheduler
 
     from fastgen.sd.tiny import training_scheduler
-    from fastgen.sd.train import noise_schedule
+    from fastgen.tinysd.train import noise_schedule
 
     pipe = build_pipeline()
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
@@ -356,8 +360,8 @@ def test_training_noise_ignores_a_swapped_sampler():
 
 
 def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path):
-    from fastgen.sd.train import vae_recipe
-    from fastgen.sd.trial import ATTRIBUTES, VAE_HEADER, format_vae_row, vae_trial
+    from fastgen.tinysd.train import vae_recipe
+    from fastgen.tinysd.trial import ATTRIBUTES, VAE_HEADER, format_vae_row, vae_trial
 
     config = replace(vae_recipe(2), batch=4)
     shipped, trial = vae_trial(config, tmp_path, n=8)
@@ -376,7 +380,7 @@ def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path
 def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
     """With `weighting_until`, steps before it use the weighting, steps from it on the plain
     epsilon loss: the same random draws give the same loss as a run of that one loss."""
-    from fastgen.sd.train import _denoising_stage, batches
+    from fastgen.tinysd.train import _denoising_stage, batches
 
     pipe = build_pipeline()
     warm = TrainConfig(batch=8, weighting="truncated-snr", snr_floor=0.3, weighting_until=2)
@@ -397,9 +401,9 @@ def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
 
 
 def test_a_trial_starts_from_the_shipped_recipe():
-    from fastgen.sd.recipe import VAE_STEPS
-    from fastgen.sd.train import unet_recipe, vae_recipe
-    from fastgen.sd.trial import recipe_with
+    from fastgen.tinysd.recipe import VAE_STEPS
+    from fastgen.tinysd.train import unet_recipe, vae_recipe
+    from fastgen.tinysd.trial import recipe_with
 
     assert recipe_with("unet") == unet_recipe(4000)
     # the pool never holds more images than the run draws (batch x steps), at most 65,536
@@ -420,7 +424,7 @@ def test_a_trial_starts_from_the_shipped_recipe():
 
 def test_a_logvar_offset_scales_the_untrained_posterior_std_by_its_closed_form():
     """logvar + offset: the same means, every std times exp(offset / 2)."""
-    from fastgen.sd.train import offset_logvar
+    from fastgen.tinysd.train import offset_logvar
 
     vae = build_pipeline().vae
     x = torch.rand(2, 3, 32, 32) * 2 - 1
@@ -438,7 +442,7 @@ def test_the_training_optimiser_matches_the_looped_adamw_bit_for_bit():
     # the shipped weights were trained with torch's default (looped) AdamW on CPU; `adamw`
     # runs the multi-tensor update for speed and must not move a single bit
     from fastgen.sd.tiny import build_vae
-    from fastgen.sd.train import adamw
+    from fastgen.tinysd.train import adamw
 
     torch.manual_seed(0)
     start = [p.detach() for p in build_vae(TinySDConfig()).parameters()]
@@ -454,3 +458,14 @@ def test_the_training_optimiser_matches_the_looped_adamw_bit_for_bit():
         runs.append(params)
     assert all(torch.equal(a, b) for a, b in zip(*runs, strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(start, runs[0], strict=True))
+
+
+def test_the_makefile_reads_the_stage_list_instead_of_repeating_it():
+    from pathlib import Path
+
+    from fastgen.tinysd.stages import STAGE_NAMES
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    recipe = makefile.split("\nweights:", 1)[1].split("\n\n", 1)[0]
+    assert "fastgen train all" in recipe
+    assert not any(f" {name} " in recipe or recipe.endswith(name) for name in STAGE_NAMES)

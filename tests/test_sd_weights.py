@@ -13,7 +13,7 @@ import torch
 from fastgen.sd import pipeline as sd
 from fastgen.sd.bench import BASE, lcm
 from fastgen.sd.evaluate import evaluate, load_tiny_judge
-from fastgen.sd.recipe import STAGES, read_record
+from fastgen.tinysd.recipe import STAGES, read_record
 
 MODEL = sd.tiny_model_dir()
 CARD = json.loads((MODEL / "card.json").read_text())
@@ -33,7 +33,7 @@ def test_every_stage_is_shipped_with_its_record():
 
 
 def test_the_model_card_is_rendered_from_the_records():
-    from fastgen.sd.card import render_card
+    from fastgen.tinysd.card import render_card
 
     assert (MODEL / "MODEL_CARD.md").read_text() == render_card(MODEL)
 

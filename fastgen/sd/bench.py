@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from fastgen import atomic
 from fastgen._checks import check_steps
 from fastgen.sd import pipeline as sd
 from fastgen.sd.budget import budget_for
@@ -23,6 +25,7 @@ from fastgen.sd.table import GPU_HEADER, HEADER, format_row
 #: the guidance is distilled into the adapter, Luo et al. 2023a, sec. 4.2)
 CFG = 7.5
 BASE = Setting("dpmpp_2m", 20, CFG, label="base, DPM-Solver++ 20")
+BASE_DPM4 = Setting("dpmpp_2m", 4, CFG, label="base, DPM-Solver++ 4")
 BASE_LCM4 = Setting("lcm", 4, 1.0, label="base, LCMScheduler 4, no adapter")
 
 
@@ -102,17 +105,18 @@ def main(
     tier: str,
     seeds: int | None,
     threads: int,
-    card: bool = False,
+    store_card: Callable[[str], Path] | None = None,
     quick: bool = False,
 ) -> int:
-    """Print the table; `--json` writes it, `--card` also stores it as the shipped model's
-    card.json and renders MODEL_CARD.md (tiny tier only). `--quick`: one seed, and the JSON
-    goes to bench-sd-<tier>.json unless `--json` names a file."""
+    """Print the table; `--json` writes it; `store_card` (given for `--card`: the factory's
+    `fastgen.tinysd.card.store_card`) also keeps it as the shipped model's card (tiny tier
+    only). `--quick`: one seed, and the JSON goes to bench-sd-<tier>.json unless `--json` names
+    a file."""
     torch.set_num_threads(threads)
     tier = sd.resolve_tier(tier)
-    if card and tier != "tiny":
+    if store_card and tier != "tiny":
         raise SystemExit("error: --card describes the shipped tiny model; run it with --tier tiny")
-    if card and quick:
+    if store_card and quick:
         raise SystemExit("error: --card needs the full suite; drop --quick")
     if seeds is not None:
         check_steps(seeds, "--seeds")
@@ -125,11 +129,8 @@ def main(
     result = run_suite(tier, seeds)
     text = json.dumps(result, indent=2) + "\n"
     if json_path is not None:
-        json_path.write_text(text)
+        atomic.write_text(json_path, text)
         print(f"wrote {json_path}")
-    if card:
-        from fastgen.sd.card import write_card
-
-        (sd.tiny_model_dir() / "card.json").write_text(text)
-        print(f"wrote {write_card(sd.tiny_model_dir())}")
+    if store_card:
+        print(f"wrote {store_card(text)}")
     return 0

@@ -27,17 +27,11 @@ class TinySDConfig:
     latent_channels: int = 4
     vae_channels: tuple[int, ...] = (16, 32, 32)
     unet_channels: tuple[int, ...] = (32, 64)
-    # attention heads per UNet transformer block (widths 4 and 8). With attention at 8x8 too,
-    # 2 heads trained a step 25% faster on 2 CPU cores (141 against 188 ms at batch 64), but
-    # the one base model trained with them (and a warm-up loss) drew 94.8% of shapes right,
-    # under the 95% target
+    # attention heads per UNet transformer block (widths 4 and 8)
     unet_heads: int = 8
     # per UNet level (8x8, 4x4): whether its down and up blocks attend (self-attention and
     # cross-attention to the text); the 4x4 mid block always does. The shipped UNet attends in
-    # its mid block only: that halves a training step on 2 CPU cores (100 against 221 ms at
-    # batch 64, measured back to back) against attention at 8x8 too. Given 9000 steps instead
-    # of 6500 it draws 95.3% of shapes right (bench, DPM-Solver++ 20; 95.8% on the autoencoder
-    # before; the UNet attending at 8x8 too drew 98.4%); after 6500 steps it drew 88.5% (trial)
+    # its mid block only (why: fastgen/sd/weights/tiny-sd/NOTES.md)
     unet_attention: tuple[bool, ...] = (False, False)
     text_width: int = 64
     text_layers: int = 2

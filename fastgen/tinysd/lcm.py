@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 
 from fastgen._checks import check_choice, check_range, check_steps
-from fastgen.sd.train import (
+from fastgen.consistency_math import boundary_scalings as shared_scalings
+from fastgen.consistency_math import pseudo_huber as shared_huber
+from fastgen.tinysd.train import (
     LORA_TARGETS,
     TrainConfig,
     adamw,
@@ -31,28 +33,24 @@ from fastgen.toy2d.ema import EMA
 
 @dataclass(frozen=True)
 class LCMLoRAConfig:
-    """One LCM-LoRA distillation run."""
+    """One LCM-LoRA distillation run. Why these values: `fastgen/sd/weights/tiny-sd/NOTES.md`.
 
-    # 500 on the shipped base: 96.4% all-correct at 4 steps against 94.3% for the base at
-    # DPM-Solver++ 20 (bench sd, 2026-11-25). On the base before it 1200 steps scored no
-    # better than 800 (95.8% against 96.4%)
+    `w_min`/`w_max`: the teacher's guidance w per sample, in LCM's convention (a CFG scale of
+    w + 1). `target_ema`: 0 makes the target the student itself, as diffusers' LCM-LoRA script
+    does; mu > 0 an EMA copy, as in LCM (Luo et al. 2023a, algorithm 1, mu = 0.95)."""
+
     steps: int = 500
     batch: int = 32
     lr: float = 1e-3
-    schedule: str = "cosine"  # or "constant" (see `fastgen.sd.train.learning_rate`)
+    schedule: str = "cosine"  # or "constant" (see `fastgen.tinysd.train.learning_rate`)
     decay_steps: int = 0
     rank: int = 16
     ddim_timesteps: int = 50
-    # guidance w (CFG scale w + 1) drawn per sample. On the tiny model [5, 9] got a quarter of
-    # the colours wrong at 4 steps; [1, 3] scored 1.6 points above [2, 6] (within noise)
     w_min: float = 1.0
     w_max: float = 3.0
     distance: str = "huber"
     huber_c: float = 0.001
     timestep_scaling: float = 10.0
-    # 0: the target is the student itself, as in diffusers' LCM-LoRA script; mu > 0: an EMA copy,
-    # as in LCM (Luo et al. 2023a, algorithm 1, mu = 0.95). On the tiny model the EMA target cut
-    # the 4-step Frechet distance from 130 to 107 at the same accuracy.
     target_ema: float = 0.95
     seed: int = 0
 
@@ -66,8 +64,7 @@ class LCMLoRAConfig:
 def boundary_scalings(t: torch.Tensor, scaling: float = 10.0, sigma_data: float = 0.5):
     """LCM's c_skip, c_out on the discrete timestep (Luo et al. 2023a, eq. 9; diffusers'
     LCMScheduler): c_skip(0) = 1, c_out(0) = 0."""
-    s = t * scaling
-    return sigma_data**2 / (s**2 + sigma_data**2), s / (s**2 + sigma_data**2) ** 0.5
+    return shared_scalings(t * scaling, sigma_data, 0.0, out_scale=1.0)
 
 
 def predicted_x0(eps: torch.Tensor, t: torch.Tensor, x: torch.Tensor, alphas: torch.Tensor):
@@ -108,7 +105,7 @@ def guided_ddim_step(
 def pseudo_huber(pred: torch.Tensor, target: torch.Tensor, c: float) -> torch.Tensor:
     """Mean of sqrt((pred - target)^2 + c^2) - c, elementwise (Song & Dhariwal 2024, eq. 5;
     diffusers' LCM-LoRA script): about (pred - target)^2 / 2c near 0, |pred - target| far out."""
-    return (((pred - target) ** 2 + c**2).sqrt() - c).mean()
+    return shared_huber((pred - target) ** 2, c).mean()
 
 
 def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = True) -> dict:

@@ -1,4 +1,4 @@
-"""`python -m fastgen bench machine`: this machine's training speed (`fastgen.sd.speed`'s
+"""`python -m fastgen bench machine`: this machine's training speed (`fastgen.tinysd.speed`'s
 reference step) and how long each recorded training stage of the shipped model should take
 here."""
 
@@ -8,9 +8,9 @@ import json
 
 import torch
 
-from fastgen.sd.recipe import MODEL_STAGES, read_record
-from fastgen.sd.speed import reference_step_ms, scaled_record
 from fastgen.sd.tiers import tiny_model_dir
+from fastgen.tinysd.recipe import MODEL_STAGES, read_record
+from fastgen.tinysd.speed import reference_step_ms, scaled_record
 
 
 def main(threads: int, json_path=None, model_dir=None) -> int:

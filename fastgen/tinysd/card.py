@@ -4,11 +4,12 @@ training commands) and what they measure (card.json, written by `bench sd --card
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from fastgen.sd.recipe import MODEL_STAGES, STAGES, read_record
+from fastgen import atomic
 from fastgen.sd.table import HEADER, format_row
+from fastgen.sd.tiers import tiny_model_dir
+from fastgen.tinysd.recipe import MODEL_STAGES, STAGES, read_record
 
 
 def render_card(model_dir: Path) -> str:
@@ -66,7 +67,7 @@ def render_card(model_dir: Path) -> str:
         "",
         "Reference step: the machine's speed just before and after each stage, the median time",
         "of one training step of an untrained tiny UNet + text encoder at batch 64",
-        "(`fastgen.sd.speed`); the same computation has run up to twice as fast in one hour as",
+        "(`fastgen.tinysd.speed`); the same computation has run up to twice as fast in one hour as",
         "in another on these 2-core machines. `python -m fastgen bench machine` times it on",
         "your machine and scales the wall times above to it.",
         "",
@@ -134,8 +135,12 @@ def _architecture(model: dict) -> list[str]:
 
 def write_card(model_dir: Path) -> Path:
     """Write MODEL_CARD.md atomically; returns its path."""
-    path = Path(model_dir) / "MODEL_CARD.md"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(render_card(model_dir))
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(Path(model_dir) / "MODEL_CARD.md", render_card(model_dir))
+
+
+def store_card(suite_json: str, model_dir: Path | None = None) -> Path:
+    """Keep a `bench sd --tier tiny` result as the shipped model's card.json and render
+    MODEL_CARD.md from it; returns the card's path."""
+    model_dir = Path(model_dir or tiny_model_dir())
+    atomic.write_text(model_dir / "card.json", suite_json)
+    return write_card(model_dir)

@@ -1,5 +1,5 @@
 """The recipe of the shipped tiny model: one command per stage, each stage recorded (config,
-seconds, the machine's speed before and after (`fastgen.sd.speed`), machine, library versions,
+seconds, the machine's speed before and after (`fastgen.tinysd.speed`), machine, library versions,
 date and the command itself) in `record.json` beside the weights, so that the model card can
 say exactly what produced them.
 
@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 from fastgen._checks import check_choice
-from fastgen.sd.lcm import LCMLoRAConfig
+from fastgen.tinysd.lcm import LCMLoRAConfig
+from fastgen.tinysd.stages import STAGE_NAMES
 
 #: stage -> (what it writes in the model folder, default training steps)
 STAGES = {
@@ -31,6 +32,8 @@ STAGES = {
     "style-lora": ("style-lora", 600),
     "paper": ("paper-unet", 600),
 }
+if tuple(STAGES) != STAGE_NAMES:  # pragma: no cover - a programming error, caught at import
+    raise RuntimeError(f"recipe stages {tuple(STAGES)} differ from {STAGE_NAMES}")
 #: the stages that make the model (the judge only measures it): the chain whose time counts
 MODEL_STAGES = tuple(s for s in STAGES if s != "judge")
 #: autoencoder steps of the tiny-sd stage (its UNet steps are the stage's steps)
@@ -93,9 +96,9 @@ def run_stage(
     """Train one stage into `model_dir` (checkpoints in `work_dir`, so a rerun resumes) and
     record it. Later stages start from the base model already in `model_dir`."""
     from fastgen.sd import judge as judge_mod
-    from fastgen.sd import train
-    from fastgen.sd.lcm import train_lcm_lora
-    from fastgen.sd.speed import reference_step_ms
+    from fastgen.tinysd import train
+    from fastgen.tinysd.lcm import train_lcm_lora
+    from fastgen.tinysd.speed import reference_step_ms
 
     check_choice(stage, STAGES, "stage")
     model_dir, work_dir = Path(model_dir), Path(work_dir)
@@ -132,9 +135,7 @@ def run_stage(
         )
     else:  # paper
         pipe = _base_pipeline(model_dir)
-        # 600 steps at a constant 2e-4 learn the background but cost shape accuracy; tried and
-        # worse: 400 steps annealed from 1e-4 (background half learned, shapes 36.5% right) and
-        # 1500 annealed from 2e-4 (shapes 51.6% right against 56.8% here)
+        # a constant 2e-4: why, in fastgen/sd/weights/tiny-sd/NOTES.md
         config = train.TrainConfig(steps=steps, batch=64, lr=2e-4, backgrounds=("paper",))
         record = train.finetune_unet(pipe, config, work_dir, "paper", progress)
         pipe.unet.save_pretrained(work_dir / "paper-unet", safe_serialization=True)
@@ -157,10 +158,11 @@ def _fingerprint(stage: str, model_dir: Path) -> str:
     base model, that model's weights. A checkpoint from other inputs is never resumed."""
     import hashlib
 
-    here = Path(__file__).parent
+    from fastgen.book.imports import code_files
+
     h = hashlib.sha256()
-    for name in ("shapes.py", "tiny.py", "train.py", "lcm.py", "tokenizer.py"):
-        h.update((here / name).read_bytes())
+    for path in code_files("fastgen.tinysd.train", "fastgen.tinysd.lcm"):
+        h.update(path.read_bytes())
     if stage not in ("tiny-sd", "judge"):
         for file in sorted((model_dir / "pipeline").rglob("*.safetensors")):
             h.update(file.read_bytes())

@@ -195,11 +195,9 @@ def loss_weights(
 def adamw(params, lr: float) -> torch.optim.AdamW:
     """AdamW without weight decay (Loshchilov & Hutter 2019), for every training stage.
 
-    The multi-tensor (`foreach`) update: on CPU torch defaults to a loop over the parameters,
-    which cost about 30 ms of a 200 ms UNet step on 2 cores, and `foreach` gives the same
-    parameters bit for bit (a test checks), so the shipped weights do not move. Not the fused
-    kernel, faster still: its last-bit differences alone turned the shipped autoencoder recipe
-    (99.6% of reconstructions read right) into one at 61.7%."""
+    The multi-tensor (`foreach`) update, which gives the same parameters bit for bit as torch's
+    default loop (a test checks); not the fused kernel, whose last-bit differences change the
+    shipped recipe's results (`fastgen/sd/weights/tiny-sd/NOTES.md`)."""
     return torch.optim.AdamW(params, lr=lr, weight_decay=0.0, foreach=True)
 
 
@@ -467,12 +465,8 @@ def replace_dir(src: Path, dst: Path) -> None:
 def vae_recipe(steps: int) -> TrainConfig:
     """The shipped autoencoder's training. It sees every style and background, as SD's VAE sees
     all of its data, so the style LoRA and the fine-tuned variant share it. L1 plus 10 times the
-    squared error, from a posterior std near 0.14 (logvar offset -4): with L1 alone 2400 steps
-    were needed, and 1600 or 1800 read 87.2% of colours right against 100% (`trial vae`,
-    2026-11-25; also tried and worse at 1800 steps with L1 alone: lr 2e-3 or 5e-3, 78%, and
-    16x16 crops before whole images, 88.6%; batch 32 at 2400 steps, 60%). With the squared error
-    1800 steps read every colour right and outlined shapes better than 2400 with L1 alone;
-    1400 lost shapes (94.6% against 96.6%)."""
+    squared error, from a posterior std near 0.14 (logvar offset -4); what else was tried:
+    `fastgen/sd/weights/tiny-sd/NOTES.md`."""
     return TrainConfig(
         steps=steps,
         lr=3e-3,
@@ -505,7 +499,7 @@ def unet_recipe(steps: int) -> TrainConfig:
 def train_tiny_sd(out_dir: Path, vae_steps: int, unet_steps: int, progress: bool = True) -> dict:
     """The whole base-model chain: autoencoder, latent scale, UNet + text encoder; saves the
     pipeline (safetensors) to `out_dir/pipeline` and returns a record of what produced it.
-    (The shipped step counts live in `fastgen.sd.recipe`.)"""
+    (The shipped step counts live in `fastgen.tinysd.recipe`.)"""
     from fastgen.sd.tiny import TinySDConfig, build_pipeline
 
     config = TinySDConfig()

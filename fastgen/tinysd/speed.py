@@ -3,7 +3,7 @@
 The same computation ran up to twice as fast in one hour as in another on the 2-core machines
 this model is trained on, so wall times recorded on different days do not compare by
 themselves. Every training stage records this step's time beside its own wall time
-(`fastgen.sd.recipe`), and `python -m fastgen bench machine` (`fastgen.sd.machine`) times it
+(`fastgen.tinysd.recipe`), and `python -m fastgen bench machine` (`fastgen.tinysd.machine`) times it
 here and scales the recorded chain to this machine.
 """
 
@@ -25,7 +25,7 @@ def reference_step_ms(steps: int = 6, warmup: int = 2, batch: int = 64) -> float
     from fastgen._checks import check_steps
     from fastgen.sd.shapes import all_items
     from fastgen.sd.tiny import TinySDConfig, build_pipeline
-    from fastgen.sd.train import adamw, encode_prompts
+    from fastgen.tinysd.train import adamw, encode_prompts
 
     check_steps(steps, "steps")
     check_steps(batch, "batch")

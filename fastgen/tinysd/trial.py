@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fastgen.sd.judge import HEADS
 from fastgen.sd.tiny import TinySDConfig
-from fastgen.sd.train import TrainConfig
+from fastgen.tinysd.train import TrainConfig
 
 
 def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
@@ -28,8 +28,8 @@ def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
     decay, so `decay_steps` is ignored for it; the UNet trial uses the shipped autoencoder, so
     `logvar_offset` and `mse_weight` are ignored for it."""
     from fastgen._checks import check_choice
-    from fastgen.sd.recipe import VAE_STEPS
-    from fastgen.sd.train import unet_recipe, vae_recipe
+    from fastgen.tinysd.recipe import VAE_STEPS
+    from fastgen.tinysd.train import unet_recipe, vae_recipe
 
     check_choice(what, ("unet", "vae"), "what")
     if what == "vae":
@@ -88,9 +88,9 @@ def _run(
     from diffusers import AutoencoderKL
 
     from fastgen.sd import pipeline as sd
-    from fastgen.sd import train
     from fastgen.sd.evaluate import Setting, evaluate, load_tiny_judge
     from fastgen.sd.tiny import build_pipeline
+    from fastgen.tinysd import train
 
     pipe = build_pipeline(model)
     pipe.vae = AutoencoderKL.from_pretrained(shipped, subfolder="vae", use_safetensors=True)
@@ -119,14 +119,14 @@ def vae_trial(config: TrainConfig, work_dir: Path, n: int = 256) -> list[dict]:
     """[shipped, trial] rows of {"name", "seconds", "l1", "<style>/<background>": % of
     reconstructions the judge reads as the right colour, shape, position, style and background,
     and per attribute ("colour", ...) the % read right over all looks} on `n` held-out images
-    per look; the trial trains with `config` (start from `fastgen.sd.train.vae_recipe`) from
+    per look; the trial trains with `config` (start from `fastgen.tinysd.train.vae_recipe`) from
     the shipped model's initial weights."""
     from diffusers import AutoencoderKL
 
     from fastgen.sd import pipeline as sd
-    from fastgen.sd import train
     from fastgen.sd.evaluate import load_tiny_judge
     from fastgen.sd.tiny import build_pipeline
+    from fastgen.tinysd import train
 
     shipped = sd.tiny_model_dir() / "pipeline"
     judge = load_tiny_judge()
