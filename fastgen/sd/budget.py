@@ -38,6 +38,8 @@ class Budget:
     curve_prompts: tuple[str, ...]  # lesson 3's 12-point curve draws these, once each
     batch_size: int | None  # images per pipeline call (None: all at once)
     max_steps: int  # the most sampler steps a measurement may ask for
+    timing_batch: int = 8  # images per timed run: one fixed batch for every setting compared
+    timing_repeats: int = 5  # timed runs per setting, interleaved (`fastgen.timing`)
 
     def images(self, seeds: int | None = None) -> int:
         return len(self.prompts) * (self.seeds if seeds is None else seeds)
@@ -51,6 +53,8 @@ GPU = Budget(
     curve_prompts=SHOWN[:4],
     batch_size=8,
     max_steps=100,
+    timing_batch=1,
+    timing_repeats=3,
 )
 
 

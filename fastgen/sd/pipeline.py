@@ -203,6 +203,25 @@ def _versions() -> dict[str, str]:
     }
 
 
+def run_batches(
+    loaded: Loaded, batches: list[list[str]], steps: int, guidance: float, seed: int
+) -> torch.Tensor:
+    """The pipeline as it stands (scheduler and adapters already set) on each batch of prompts,
+    one seeded generator for all: images [n, 3, H, W] in [0, 1] on the CPU."""
+    g = torch.Generator(device=loaded.device).manual_seed(seed)
+    out = []
+    for chunk in batches:
+        images = loaded.pipe(
+            chunk,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=g,
+            output_type="pt",
+        ).images
+        out.append(images.float().cpu())
+    return torch.cat(out)
+
+
 def generate(
     loaded: Loaded,
     prompt: str | list[str],
@@ -245,27 +264,13 @@ def generate(
     size = batch_size or budget_for(loaded.tier).batch_size or len(sent)
     chunks = [sent[i : i + size] for i in range(0, len(sent), size)]
 
-    def run(n_steps: int, chunk_list) -> torch.Tensor:
-        g = torch.Generator(device=loaded.device).manual_seed(seed)
-        out = []
-        for chunk in chunk_list:
-            images = loaded.pipe(
-                chunk,
-                num_inference_steps=n_steps,
-                guidance_scale=guidance,
-                generator=g,
-                output_type="pt",
-            ).images
-            out.append(images.float().cpu())
-        return torch.cat(out)
-
     if warmup:
-        run(1, chunks[:1])
+        run_batches(loaded, chunks[:1], 1, guidance, seed)
     times = []
     for _ in range(repeats):
         device.synchronize(loaded.device)
         start = time.perf_counter()
-        images = run(steps, chunks)
+        images = run_batches(loaded, chunks, steps, guidance, seed)
         device.synchronize(loaded.device)
         times.append(time.perf_counter() - start)
     record = {
