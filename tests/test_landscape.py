@@ -58,3 +58,17 @@ def test_each_measured_pair_is_listed_once():
 
     keys = [cell.evidence for _, _, cell in measured_pairs()]
     assert len(keys) == len(set(keys)) == 6
+
+
+def test_the_static_table_is_the_grid():
+    from fastgen.landscape.composability import CELLS, SHORT, verdict_table
+
+    rows = verdict_table().splitlines()[1 : 1 + len(SHORT)]
+    for a, row in zip(SHORT, rows, strict=True):
+        name, *cells = row.replace("same level", "same_level").split()
+        assert name == a
+        for b, text in zip(SHORT, cells, strict=True):
+            cell = CELLS[(a, b)]
+            assert text.replace("same_level", "same level") == cell.verdict + "*" * bool(
+                cell.evidence
+            )

@@ -169,6 +169,7 @@ def test_every_gpu_experiment_fits_the_cell_budget(gpu):
     """Defect 6: count UNet evaluations (images through the UNet) of each experiment a page
     runs on the gpu tier; none may exceed the per-cell budget (about a minute on an A100)."""
     from fastgen.landscape import evidence as ev
+    from fastgen.sd.wallclock import time_settings
 
     count = [0]
     hook = gpu.pipe.unet.register_forward_hook(
@@ -177,11 +178,14 @@ def test_every_gpu_experiment_fits_the_cell_budget(gpu):
     experiments = {
         "adapter_difference": lambda: ex.adapter_difference(gpu),
         "fusing": lambda: ex.fusing(gpu),
+        "teacher_guidance": lambda: ex.teacher_guidance(gpu),
         "step_progression": lambda: ex.step_progression(gpu),
         "guidance_sweep": lambda: ex.guidance_sweep(gpu),
         "composition": lambda: ex.composition(gpu),
         "sd_curve": lambda: ev.sd_curve(gpu),
         "kitchen_sink": lambda: ev.kitchen_sink(gpu, samples=500),
+        "curve_timings": lambda: time_settings(gpu, [s for _, s in ev.curve_settings("gpu")]),
+        "step_timings": lambda: time_settings(gpu, [ex.lcm(n) for n in (1, 2, 4, 8)]),
     }
     spent = {}
     try:

@@ -104,3 +104,17 @@ def test_the_noise_floor_label_sits_on_its_line_on_the_log_axis():
     assert label.y == pytest.approx(math.log10(0.025))  # Plotly reads log10 here
     (line,) = [s for s in fig.layout.shapes if s.type == "line"]
     assert line.y0 == line.y1 == 0.025  # and the value itself for the line
+
+
+def test_curve_methods_keep_one_colour_across_panels_and_distilled_ones_are_dashed():
+    toy = [Point("DPM-Solver++", c, 1 / c) for c in (1, 2, 4)]
+    toy += [Point("consistency distillation", 1, 0.4)]
+    sd = [Point("DDPM", 50, 0.1), Point("DPM-Solver++", 20, 0.1), Point("LCM-LoRA", 4, 0.2)]
+    fig = curve_figure(toy, regions(toy, 0.1, 0.5), sd, regions(sd, 0.1, 0.5), "tiny-sd")
+    by = {}
+    for t in fig.data:
+        by.setdefault(t.name, []).append(t)
+    assert len({t.line.color for t in by["DPM-Solver++"]}) == 1  # same colour in both panels
+    assert [t.showlegend for t in by["DPM-Solver++"]] == [True, False]  # listed once
+    assert by["LCM-LoRA"][0].line.dash == by["consistency distillation"][0].line.dash == "dash"
+    assert by["DDPM"][0].line.dash == "solid"

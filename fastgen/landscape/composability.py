@@ -128,3 +128,16 @@ def measured_pairs() -> list[tuple[str, str, Cell]]:
             seen.add(c.evidence)
             out.append((a, b, c))
     return out
+
+
+def verdict_table() -> str:
+    """The grid as fixed-width text: one row and one column per family (short names, in the
+    order of `FAMILIES`), each cell its verdict, `*` where this build measures the pair."""
+    width = max(len(v) for v in VERDICTS) + 2
+    lines = [(" " * 12 + "".join(f"{s:<{width}}" for s in SHORT)).rstrip()]
+    for a in SHORT:
+        cells = [CELLS[(a, b)].verdict + ("*" if CELLS[(a, b)].evidence else "") for b in SHORT]
+        lines.append((f"{a:<12}" + "".join(f"{c:<{width}}" for c in cells)).rstrip())
+    lines.append("")
+    lines.extend(f"{s:<12}= {f}" for s, f in zip(SHORT, FAMILIES, strict=True))
+    return "\n".join(lines)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Methods that need a trained student (distillation); the rest sample the original model.
+DISTILLED = frozenset({"consistency distillation", "consistency training", "LCM-LoRA"})
+
 
 @dataclass(frozen=True)
 class Point:

@@ -13,6 +13,9 @@ from fastgen.sd import pipeline as sd
 from fastgen.sd.bench import CFG, lcm
 from fastgen.sd.budget import budget_for
 from fastgen.sd.evaluate import Result, Setting
+from fastgen.sd.wallclock import time_settings
+from fastgen.timing import Timing
+from fastgen.toy2d.bench import SAMPLER_NAMES
 from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import reference, score_teacher, teacher_sigmas
 from fastgen.toy2d.metrics import sliced_wasserstein
@@ -24,13 +27,25 @@ from fastgen.toy2d.teachers import TeacherConfig
 SLOW_STEPS = 1000
 
 
+#: Readable names for the toy bench's samplers and students, the same as the SD curve's where
+#: the two panels share a method (DPM-Solver++).
+TOY_NAMES = {
+    **SAMPLER_NAMES,
+    "dpmpp_2m": "DPM-Solver++",
+    "cd": "consistency distillation",
+    "ct": "consistency training",
+}
+
+
 def toy_points(bench: dict, slow: float) -> list[Point]:
     """Quality-speed points from a toy bench result (`fastgen.toy2d.bench.run`) plus the
     1000-step Euler reference `slow` (its distance); loss = distance to held-out data."""
-    points = [Point("teacher, euler", SLOW_STEPS, slow, "teacher, euler, 1000 NFE")]
+    points = [Point("Euler", SLOW_STEPS, slow, "Euler on the flow teacher, 1000 NFE")]
     for r in bench["rows"]:
-        method = f"teacher, {r['sampler']}" if r["method"] == "teacher" else r["method"].upper()
-        points.append(Point(method, r["nfe"], r["distance"], f"{method}, {r['nfe']} NFE"))
+        teacher = r["method"] == "teacher"
+        method = TOY_NAMES[r["sampler"] if teacher else r["method"]]
+        label = f"{method} on the flow teacher" if teacher else method
+        points.append(Point(method, r["nfe"], r["distance"], f"{label}, {r['nfe']} NFE"))
     return points
 
 
@@ -68,6 +83,13 @@ def sd_curve(loaded: sd.Loaded) -> dict[str, Result]:
         label: sdx.run(loaded, s, seeds=1, prompts=prompts, warmup=s.steps < 100)
         for label, s in curve_settings(loaded.tier)
     }
+
+
+def curve_timings(loaded: sd.Loaded, results: dict[str, Result]) -> dict[str, Timing]:
+    """Wall-clock per image of every curve point, interleaved on one fixed batch
+    (`fastgen.sd.wallclock`): {label: Timing}, in the order of `results`."""
+    timings = time_settings(loaded, [r.setting for r in results.values()])
+    return dict(zip(results, timings.values(), strict=True))
 
 
 def sd_points(results: dict[str, Result]) -> list[Point]:

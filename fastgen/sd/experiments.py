@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from fastgen.sd import pipeline as sd
-from fastgen.sd.bench import BASE, BASE_LCM4, STYLE, lcm
+from fastgen.sd.bench import BASE, BASE_DPM4, BASE_LCM4, STYLE, lcm
 from fastgen.sd.budget import SHOWN as _SHOWN
 from fastgen.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
 
@@ -35,9 +35,10 @@ def ensure_adapters(loaded: sd.Loaded, *names: str) -> sd.Loaded:
 
 
 def adapter_difference(loaded: sd.Loaded) -> list[Result]:
-    """The base model at 20 steps, forced to 4 LCM steps, and with LCM-LoRA at 4 steps."""
+    """The base model with DPM-Solver++ at 20 steps and cut to 4, the base forced to 4 LCM
+    steps without the adapter, and LCM-LoRA at 4 steps."""
     ensure_adapters(loaded, "lcm")
-    return [run(loaded, s) for s in (BASE, BASE_LCM4, lcm(4))]
+    return [run(loaded, s) for s in (BASE, BASE_DPM4, BASE_LCM4, lcm(4))]
 
 
 def fusing(loaded: sd.Loaded) -> tuple[Result, Result]:
@@ -47,6 +48,15 @@ def fusing(loaded: sd.Loaded) -> tuple[Result, Result]:
     fused = lcm(4)
     unfused = replace(fused, fused=False, label=f"{fused.name}, unfused")
     return run(loaded, unfused), run(loaded, fused)
+
+
+def teacher_guidance(loaded: sd.Loaded, guidances=(1.5, 3.0, 5.0, 7.5)) -> list[Result]:
+    """The base model with DPM-Solver++ 20 at each classifier-free guidance scale: which
+    guidance makes the teacher best on this tier's metric."""
+    return [
+        run(loaded, replace(BASE, guidance=g, label=f"base, DPM-Solver++ 20, guidance {g:g}"))
+        for g in guidances
+    ]
 
 
 def step_progression(loaded: sd.Loaded, steps=(1, 2, 4, 8)) -> list[Result]:

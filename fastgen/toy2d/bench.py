@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import torch
 
+from fastgen import atomic
+from fastgen.results import Study
 from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import noise_floor, reference, score_student, score_teacher
 from fastgen.toy2d.models import get_consistency, get_teacher
@@ -16,6 +17,8 @@ from fastgen.toy2d.teachers import TeacherConfig
 TEACHER_NFE = (1, 2, 4, 8, 16, 32, 64)
 STUDENT_STEPS = (1, 2, 4, 8)
 SAMPLERS = ("euler", "heun", "dpmpp_2m")
+#: the samplers' names as the pages write them
+SAMPLER_NAMES = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
 
 
 def heun_steps(budget: int) -> int:
@@ -53,6 +56,28 @@ def run(
     }
 
 
+def matching_teacher(result: dict, method: str = "cd", steps: int = 1) -> dict | None:
+    """The cheapest teacher row (fewest NFE, any sampler) at least as close to the data as the
+    student `method` with `steps` steps; None when no measured budget is."""
+    student = next(r for r in result["rows"] if r["method"] == method and r["nfe"] == steps)
+    good = [
+        r
+        for r in result["rows"]
+        if r["method"] == "teacher" and r["distance"] <= student["distance"]
+    ]
+    return min(good, key=lambda r: (r["nfe"], r["distance"])) if good else None
+
+
+#: The bench the lessons show (8,000 samples, timings the median of 3 after a warm-up):
+#: measured once per build, by whichever page asks first, and loaded by the others.
+PAGE_BENCH = Study(
+    "toy-bench",
+    run,
+    {"dataset": "two_moons", "samples": 8000, "progress": False, "repeats": 3},
+    what="the toy bench of lessons 1 and 3: teacher samplers and CD/CT students, 1-64 NFE",
+)
+
+
 def table(result: dict) -> str:
     """The result as a fixed-width text table."""
     floor = result["noise_floor"]
@@ -74,6 +99,6 @@ def main(json_path: Path | None, dataset: str, samples: int, threads: int) -> in
     result = run(dataset, samples)
     print(table(result))
     if json_path is not None:
-        json_path.write_text(json.dumps(result, indent=2))
+        atomic.write_json(json_path, result)
         print(f"wrote {json_path}")
     return 0

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from fastgen.landscape import composability as comp
-from fastgen.landscape.curve import Point, Regions, pareto_frontier
+from fastgen.landscape.curve import DISTILLED, Point, Regions, pareto_frontier
 from fastgen.viz.theme import COLORS, title_layout
 
 REGION_COLOURS = {
@@ -70,23 +70,28 @@ def _add_regions(fig, points: list[Point], region: Regions, col: int) -> None:
         )
 
 
-def _add_curve(fig, points: list[Point], region: Regions, col: int, y_title: str) -> None:
+def _add_curve(
+    fig, points: list[Point], region: Regions, col: int, y_title: str, colours: dict, shown: set
+) -> None:
+    """One panel: a line per method in its colour from `colours`, dashed for distilled
+    students; a method already in the legend (`shown`) is not listed again."""
     methods = list(dict.fromkeys(p.method for p in points))
-    for k, method in enumerate(methods):
+    for method in methods:
         mine = sorted((p for p in points if p.method == method), key=lambda p: p.cost)
         fig.add_scatter(
             x=[p.cost for p in mine],
             y=[p.loss for p in mine],
             mode="lines+markers",
             name=method,
-            legendgroup=f"{col}",
-            legendgrouptitle_text=None,
-            line=dict(color=COLORS[k % len(COLORS)]),
+            legendgroup=method,
+            showlegend=method not in shown,
+            line=dict(color=colours[method], dash="dash" if method in DISTILLED else "solid"),
             text=[p.label for p in mine],
             hovertemplate="%{text}: %{y:.3g}<extra></extra>",
             row=1,
             col=col,
         )
+        shown.add(method)
     _add_regions(fig, points, region, col)
     fig.update_xaxes(type="log", title="network evaluations per sample (NFE)", row=1, col=col)
     fig.update_yaxes(title=y_title, row=1, col=col)
@@ -102,15 +107,19 @@ def curve_figure(
 ) -> go.Figure:
     """Loss against NFE (log axis) for the toy 2D stack and the SD model that ran (its name:
     `sd_caption`; its loss: `sd_loss_label`), each with its free / cheap / expensive regions
-    computed from the measured frontier, shaded, and their boundaries labelled in NFE."""
+    computed from the measured frontier, shaded, and their boundaries labelled in NFE. A method
+    has one colour in both panels and one legend entry; distilled students are dashed."""
     fig = make_subplots(
         rows=1,
         cols=2,
         subplot_titles=["toy 2D (two moons)", sd_caption[:60]],
         horizontal_spacing=0.1,
     )
-    _add_curve(fig, toy, toy_regions, 1, "distance to data (log, lower is better)")
-    _add_curve(fig, sd, sd_regions, 2, sd_loss_label)
+    methods = list(dict.fromkeys(p.method for p in [*toy, *sd]))
+    colours = {m: COLORS[k % len(COLORS)] for k, m in enumerate(methods)}
+    shown: set[str] = set()
+    _add_curve(fig, toy, toy_regions, 1, "distance to data (log, lower is better)", colours, shown)
+    _add_curve(fig, sd, sd_regions, 2, sd_loss_label, colours, shown)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_layout(
         template="fastgen",
