@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from fastgen.stats import spread
 from fastgen.toy2d.adversarial import (
     AdversarialConfig,
     ModeReport,
@@ -19,6 +20,7 @@ from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import (
     noise,
     reference,
+    sample_student,
     sample_teacher,
     score_student,
     teacher_sigmas,
@@ -209,3 +211,23 @@ def compare_one_step_students(n: int = 8000, seed: int = 3) -> list[OneStepStude
         OneStepStudent(name, k, x, sliced_wasserstein(x, ref), mode_report(x, base.dataset))
         for name, k, x in rows
     ]
+
+
+def restart_floor(seeds=range(5), n: int = 4000) -> float:
+    """What independent real data scores in `restart_spread`'s comparison: the mean distance
+    of fresh held-out draws of n points to the same n-point reference set."""
+    ref = reference("two_moons", n)
+    return sum(
+        sliced_wasserstein(reference("two_moons", n, seed=300 + s), ref) for s in seeds
+    ) / len(seeds)
+
+
+def restart_spread(model, steps=(1, 2, 4, 8), seeds=range(5), n: int = 4000) -> dict:
+    """Distance to held-out two-moons data of k-step consistency sampling (Song et al. 2023,
+    algorithm 1) for each k, over sampling seeds: {k: Spread}. One fixed model; the spread is
+    the sampling noise of an n-sample estimate against n held-out points."""
+    ref = reference("two_moons", n)
+    return {
+        k: spread(sliced_wasserstein(sample_student(model, k, n, seed=100 + s), ref) for s in seeds)
+        for k in steps
+    }

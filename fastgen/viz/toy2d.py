@@ -24,6 +24,22 @@ def _coords(values: torch.Tensor) -> list[float]:
     return [round(v, 3) for v in values.tolist()]
 
 
+def _noise_floor_line(fig: go.Figure, floor: float) -> None:
+    """A dotted line at the noise floor on a log y axis, labelled at its right end."""
+    fig.add_hline(y=floor, line=dict(dash="dot", color=COLORS[7]))
+    # an annotation's y on a log axis is log10 of the value (the line's is the value itself)
+    fig.add_annotation(
+        x=1,
+        xref="x domain",
+        y=math.log10(floor),
+        yref="y",
+        text="noise floor",
+        showarrow=False,
+        xanchor="right",
+        yanchor="top",
+    )
+
+
 def _add_data(fig: go.Figure, data: torch.Tensor | None) -> None:
     """Held-out data as a faint grey background, if given."""
     if data is not None:
@@ -38,12 +54,17 @@ def _add_data(fig: go.Figure, data: torch.Tensor | None) -> None:
 
 
 def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
-    """ODE trajectories from noise to data, with points marked on one of them and the ODE
-    restarted from each mark. Drawn in the flow-matching coordinates x / (1 + sigma), in which
-    the whole path from sigma = 20 to 0 fits on the page."""
+    """ODE trajectories from noise to data, numbered (0 is highlighted), each with a start
+    marker, and points a, b, c marked on trajectory 0 with the ODE restarted from each. Drawn
+    in the flow-matching coordinates x / (1 + sigma), in which the whole path from sigma = 20
+    to 0 fits on the page; hovering a mark gives its coordinates on the ODE's own scale."""
     fig = new_figure(
         title="Probability-flow ODE trajectories of the trained teacher, x / (1 + sigma)",
-        height=600,
+        xaxis=dict(title="x1 / (1 + sigma)"),
+        yaxis=dict(title="x2 / (1 + sigma)"),
+        height=680,
+        legend=dict(orientation="h", x=0, y=-0.12, yanchor="top"),
+        margin=dict(b=140),
     )
     _add_data(fig, data)
     scale = (1 + demo.sigmas).reshape(-1, 1, 1).to(demo.paths.dtype)
@@ -57,30 +78,53 @@ def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
             line=dict(width=3 if main else 1, color=COLORS[0] if main else COLORS[5]),
             opacity=1.0 if main else 0.6,
             showlegend=main or i == 1,
-            name="highlighted trajectory" if main else "other trajectories",
-            hoverinfo="skip",
+            name="trajectory 0 (highlighted)" if main else f"trajectories 1-{paths.shape[1] - 1}",
+            legendgroup="main" if main else "others",
+            hovertemplate=f"trajectory {i}<extra></extra>",
         )
+    starts, ends = paths[0], paths[-1]
+    fig.add_scatter(
+        x=_coords(starts[:, 0]),
+        y=_coords(starts[:, 1]),
+        mode="markers",
+        name="starts (pure noise, sigma = 20)",
+        marker=dict(size=7, symbol="circle-open", color=COLORS[5], line=dict(width=2)),
+        customdata=list(range(paths.shape[1])),
+        hovertemplate="trajectory %{customdata} starts here<extra></extra>",
+    )
+    fig.add_scatter(
+        x=_coords(ends[:, 0]),
+        y=_coords(ends[:, 1]),
+        mode="text",
+        text=[str(i) for i in range(paths.shape[1])],
+        textposition="top center",
+        textfont=dict(size=11),
+        name="trajectory numbers",
+        hoverinfo="skip",
+    )
     marks = zip(demo.marked_sigmas, demo.marked_points, demo.restarted_endpoints, strict=True)
     positions = ("middle right", "bottom left", "top left", "bottom right")
     for k, (s, p, e) in enumerate(marks):
         q = p / (1 + s)
+        letter = "abcdefgh"[k]
         fig.add_scatter(
             x=[float(q[0])],
             y=[float(q[1])],
             mode="markers+text",
-            text=[f"sigma={s:.2g}"],
+            text=[f"{letter}: sigma={s:.2g}"],
             textposition=positions[k % len(positions)],
             marker=dict(size=11, color=COLORS[1]),
             showlegend=False,
-            hovertemplate=f"x at sigma={s:.3g}: ({float(p[0]):.3f}, {float(p[1]):.3f})<br>"
-            f"ODE restarted here ends at ({float(e[0]):.3f}, {float(e[1]):.3f})<extra></extra>",
+            hovertemplate=f"point {letter}, x at sigma={s:.3g}: ({float(p[0]):.3f}, "
+            f"{float(p[1]):.3f})<br>ODE restarted here ends at ({float(e[0]):.3f}, "
+            f"{float(e[1]):.3f})<extra></extra>",
         )
     end = demo.paths[-1, 0]
     fig.add_scatter(
         x=[float(end[0])],
         y=[float(end[1])],
         mode="markers",
-        name="endpoint x_0",
+        name="endpoint x_0 of trajectory 0",
         marker=dict(size=16, symbol="star", color=COLORS[3]),
         hovertemplate="endpoint (%{x:.3f}, %{y:.3f})<extra></extra>",
     )
@@ -118,26 +162,47 @@ def one_step_figure(cmp, show: int = 12) -> go.Figure:
     return _square(fig)
 
 
-def samples_figure(panels: dict[str, torch.Tensor], columns: int = 3) -> go.Figure:
-    """Scatter plots of 2D samples side by side, one panel per entry."""
+def samples_figure(
+    panels: dict[str, torch.Tensor], columns: int = 3, data: torch.Tensor | None = None
+) -> go.Figure:
+    """Scatter plots of 2D samples side by side, one panel per entry. With `data` (held-out
+    points), each panel draws it in grey beneath the samples and titles itself with its
+    sliced Wasserstein-2 distance to it."""
+    from fastgen.toy2d.metrics import sliced_wasserstein
+
+    titles = list(panels)
+    if data is not None:
+        titles = [f"{t}: SW2 {sliced_wasserstein(p, data):.3f}" for t, p in panels.items()]
     rows = -(-len(panels) // columns)
     fig = make_subplots(
         rows=rows,
         cols=columns,
-        subplot_titles=list(panels),
+        subplot_titles=titles,
         horizontal_spacing=0.04,
         vertical_spacing=0.08,
     )
     for k, pts in enumerate(panels.values()):
+        where = dict(row=k // columns + 1, col=k % columns + 1)
+        if data is not None:
+            fig.add_scattergl(
+                x=_coords(data[:, 0]),
+                y=_coords(data[:, 1]),
+                mode="markers",
+                name="held-out data",
+                showlegend=k == 0,
+                marker=dict(size=2, color=COLORS[7], opacity=0.3),
+                hoverinfo="skip",
+                **where,
+            )
         fig.add_scattergl(
             x=_coords(pts[:, 0]),
             y=_coords(pts[:, 1]),
             mode="markers",
-            showlegend=False,
+            name="samples",
+            showlegend=data is not None and k == 0,
             marker=dict(size=2, color=COLORS[0], opacity=0.5),
             hoverinfo="skip",
-            row=k // columns + 1,
-            col=k % columns + 1,
+            **where,
         )
     fig.update_layout(template="fastgen", height=300 * rows + 60, margin=dict(t=60))
     fig.update_xaxes(range=[-3, 3], showticklabels=False)
@@ -146,13 +211,52 @@ def samples_figure(panels: dict[str, torch.Tensor], columns: int = 3) -> go.Figu
 
 
 def quality_vs_nfe_figure(result: dict) -> go.Figure:
-    """Distance to held-out data against network evaluations (log axis), one line per method."""
+    """Distance to held-out data against network evaluations (log axis), one line per method.
+    The y axis stops a little above the teacher's 1-NFE value, so that a solver's blow-up
+    (Heun at 3 NFE) is labelled at the top instead of squashing the band that matters; the
+    headline, one-step CD against the cheapest teacher setting that matches it, is written on
+    the chart in NFE and milliseconds."""
+    from fastgen.toy2d.bench import SAMPLER_NAMES, matching_teacher
+
+    lowest = min(r["distance"] for r in result["rows"])
+    floor = result["noise_floor"]
+    top = 1.3 * max(r["distance"] for r in result["rows"] if r["nfe"] == 1)
     fig = new_figure(
         title="Sample quality against network evaluations",
         xaxis=dict(title="network evaluations (NFE)", type="log"),
-        yaxis=dict(title="sliced Wasserstein-2 to held-out data (lower is better)", type="log"),
+        yaxis=dict(
+            title="sliced Wasserstein-2 to held-out data (lower is better)",
+            type="log",
+            range=[math.log10(0.8 * min(floor, lowest)), math.log10(top)],
+        ),
         height=520,
     )
+    for r in result["rows"]:
+        if r["distance"] > top:
+            fig.add_annotation(
+                x=math.log10(r["nfe"]),
+                y=math.log10(top),
+                text=f"{r['sampler']}, {r['nfe']} NFE: {r['distance']:.2f} (off scale)",
+                showarrow=True,
+                arrowhead=2,
+                ay=30,
+                yanchor="bottom",
+            )
+    cd = next((r for r in result["rows"] if r["method"] == "cd" and r["nfe"] == 1), None)
+    match = matching_teacher(result) if cd else None
+    if match is not None:
+        fig.add_annotation(
+            x=0.02,
+            xref="x domain",
+            y=0.04,
+            yref="y domain",
+            xanchor="left",
+            showarrow=False,
+            align="left",
+            text=f"one CD call ({cd['seconds'] * 1000:.1f} ms) is as close to the data as the "
+            f"teacher's {SAMPLER_NAMES[match['sampler']]} at {match['nfe']} NFE "
+            f"({match['seconds'] * 1000:.1f} ms)",
+        )
     groups: dict[str, list[dict]] = {}
     for r in result["rows"]:
         label = (
@@ -176,19 +280,7 @@ def quality_vs_nfe_figure(result: dict) -> go.Figure:
             + label
             + "</extra>",
         )
-    floor = result["noise_floor"]
-    fig.add_hline(y=floor, line=dict(dash="dot", color=COLORS[7]))
-    # an annotation's y on a log axis is log10 of the value (the line's is the value itself)
-    fig.add_annotation(
-        x=1,
-        xref="x domain",
-        y=math.log10(floor),
-        yref="y",
-        text="noise floor",
-        showarrow=False,
-        xanchor="right",
-        yanchor="top",
-    )
+    _noise_floor_line(fig, floor)
     return fig
 
 
@@ -238,4 +330,37 @@ def distillation_pair_figure(pair, data: torch.Tensor | None = None) -> go.Figur
     )
     fig.update_xaxes(zeroline=False)
     fig.update_yaxes(zeroline=False, scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def restarts_figure(spreads: dict, floor: float | None = None) -> go.Figure:
+    """Distance to held-out data against the number of consistency-sampling steps, one line per
+    model, with error bars spanning the sampling seeds (min to max) around the mean.
+    `spreads` maps a model's name to {steps: Spread}."""
+    fig = new_figure(
+        title="What restarts buy: distance to the data against consistency-sampling steps",
+        xaxis=dict(title="consistency-sampling steps (= network evaluations)", type="log"),
+        yaxis=dict(title="sliced Wasserstein-2 to held-out data (lower is better)", type="log"),
+        height=480,
+    )
+    for k, (name, by_steps) in enumerate(spreads.items()):
+        steps = sorted(by_steps)
+        means = [by_steps[s].mean for s in steps]
+        fig.add_scatter(
+            x=steps,
+            y=means,
+            mode="lines+markers",
+            name=name,
+            line=dict(color=COLORS[k % len(COLORS)]),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[by_steps[s].high - m for s, m in zip(steps, means, strict=True)],
+                arrayminus=[m - by_steps[s].low for s, m in zip(steps, means, strict=True)],
+            ),
+            hovertemplate="%{x} steps: mean %{y:.4f}<extra>" + name + "</extra>",
+        )
+    fig.update_xaxes(tickvals=sorted({s for v in spreads.values() for s in v}))
+    if floor is not None:
+        _noise_floor_line(fig, floor)
     return fig
