@@ -184,7 +184,9 @@ def test_every_gpu_experiment_fits_the_cell_budget(gpu):
         "composition": lambda: ex.composition(gpu),
         "sd_curve": lambda: ev.sd_curve(gpu),
         "kitchen_sink": lambda: ev.kitchen_sink(gpu, samples=500),
-        "curve_timings": lambda: time_settings(gpu, [s for _, s in ev.curve_settings("gpu")]),
+        "curve_timings": lambda: time_settings(
+            gpu, [s for _, s in ev.curve_settings("gpu")], batch=ev.curve_batch("gpu")
+        ),
         "step_timings": lambda: time_settings(gpu, [ex.lcm(n) for n in (1, 2, 4, 8)]),
     }
     spent = {}

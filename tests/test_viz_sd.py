@@ -118,3 +118,11 @@ def test_curve_methods_keep_one_colour_across_panels_and_distilled_ones_are_dash
     assert [t.showlegend for t in by["DPM-Solver++"]] == [True, False]  # listed once
     assert by["LCM-LoRA"][0].line.dash == by["consistency distillation"][0].line.dash == "dash"
     assert by["DDPM"][0].line.dash == "solid"
+
+
+def test_curve_points_with_an_interval_get_error_bars():
+    pts = [Point("DDPM", c, 10 / c, interval=(5 / c, 20 / c)) for c in (1, 2, 4)]
+    fig = curve_figure(pts, regions(pts, 0.1, 0.5), pts, regions(pts, 0.1, 0.5), "tiny-sd")
+    trace = fig.data[0]
+    assert list(trace.error_y.array) == [20 / c - 10 / c for c in (1, 2, 4)]
+    assert list(trace.error_y.arrayminus) == [10 / c - 5 / c for c in (1, 2, 4)]

@@ -17,6 +17,8 @@ class Point:
     cost: float
     loss: float
     label: str = ""
+    #: a 95% interval of the loss, when the measurement has one (Wilson, for accuracies)
+    interval: tuple[float, float] | None = None
 
 
 def pareto_frontier(points: list[Point]) -> list[Point]:

@@ -14,6 +14,7 @@ from fastgen.sd.bench import CFG, lcm
 from fastgen.sd.budget import budget_for
 from fastgen.sd.evaluate import Result, Setting
 from fastgen.sd.wallclock import time_settings
+from fastgen.stats import wilson
 from fastgen.timing import Timing
 from fastgen.toy2d.bench import SAMPLER_NAMES
 from fastgen.toy2d.distill import ConsistencyConfig
@@ -85,19 +86,40 @@ def sd_curve(loaded: sd.Loaded) -> dict[str, Result]:
     }
 
 
+def curve_batch(tier: str) -> int:
+    """Images per timed run on the curve: a quarter of the tier's timing batch (at least one),
+    because the curve's slowest point makes hundreds of UNet calls per image."""
+    return max(1, budget_for(tier).timing_batch // 4)
+
+
+#: curve points with more sampler steps than this are not timed: DDPM 500 alone would take
+#: two thirds of the timing cell; its cost is read from its UNet calls instead
+TIMED_MAX_STEPS = 100
+
+
 def curve_timings(loaded: sd.Loaded, results: dict[str, Result]) -> dict[str, Timing]:
-    """Wall-clock per image of every curve point, interleaved on one fixed batch
-    (`fastgen.sd.wallclock`): {label: Timing}, in the order of `results`."""
-    timings = time_settings(loaded, [r.setting for r in results.values()])
-    return dict(zip(results, timings.values(), strict=True))
+    """Wall-clock per image of the curve points of at most `TIMED_MAX_STEPS` steps,
+    interleaved on one fixed batch of `curve_batch` images (`fastgen.sd.wallclock`):
+    {label: Timing}, in the order of `results`."""
+    timed = {k: r for k, r in results.items() if r.setting.steps <= TIMED_MAX_STEPS}
+    settings = [r.setting for r in timed.values()]
+    timings = time_settings(loaded, settings, batch=curve_batch(loaded.tier))
+    return dict(zip(timed, timings.values(), strict=True))
 
 
 def sd_points(results: dict[str, Result]) -> list[Point]:
-    """Quality-speed points: cost = UNet calls per image, loss = 100 - quality."""
-    return [
-        Point(label.rsplit(" ", 1)[0], r.record["nfe_per_image"], 100 - r.quality, label)
-        for label, r in results.items()
-    ]
+    """Quality-speed points: cost = UNet calls per image, loss = 100 - quality; on the tiny
+    tier (an accuracy) with the Wilson interval of the share of images wrong."""
+    points = []
+    for label, r in results.items():
+        interval = None
+        if r.all_correct is not None:
+            n = len(r.prompts)
+            low, high = wilson(round(r.all_correct * n), n)
+            interval = (100 * (1 - high), 100 * (1 - low))
+        method = label.rsplit(" ", 1)[0]
+        points.append(Point(method, r.record["nfe_per_image"], 100 - r.quality, label, interval))
+    return points
 
 
 @dataclass(frozen=True)

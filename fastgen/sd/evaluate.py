@@ -29,11 +29,6 @@ class Setting:
     # them: the same images up to float rounding, at the base model's cost per step
     fused: bool = False
 
-    def __hash__(self):
-        return hash(
-            (self.scheduler, self.steps, self.guidance, tuple(self.adapters.items()), self.fused)
-        )
-
     @property
     def name(self) -> str:
         if self.label:

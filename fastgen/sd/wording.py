@@ -18,6 +18,7 @@ class TierWords:
     cheap_tol: float  # and "cheap": within this
     tolerances: str  # where the two tolerances come from
     noise: float  # a difference of quality smaller than this is called noise
+    curve_spread: str  # what the SD curve's points carry as their spread
 
 
 TINY = TierWords(
@@ -29,6 +30,8 @@ TINY = TierWords(
     tolerances="6 and 20 points: about two and seven standard errors of an accuracy measured "
     "on 48 images",
     noise=6.0,
+    curve_spread="Each SD point carries its 95% Wilson interval: differences inside the bars "
+    "are noise.",
 )
 GPU = TierWords(
     model="SD v1.5",
@@ -39,6 +42,8 @@ GPU = TierWords(
     tolerances="1 and 3 CLIP points, chosen by hand: this project has not measured the CLIP "
     "score's spread over seeds on SD v1.5",
     noise=1.0,
+    curve_spread="A CLIP score is not a proportion, so the SD points carry no interval; read "
+    "differences under a point as noise.",
 )
 
 

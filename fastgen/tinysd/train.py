@@ -7,6 +7,7 @@ run restarts from it.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from fastgen._checks import check_choice, check_positive, check_steps
 from fastgen.sd import shapes
@@ -201,9 +204,23 @@ def adamw(params, lr: float) -> torch.optim.AdamW:
     return torch.optim.AdamW(params, lr=lr, weight_decay=0.0, foreach=True)
 
 
-def _save(path: Path, state: dict) -> None:
+def _save(path: Path, modules: dict, opt, generator, record: dict) -> None:
+    """A checkpoint as safetensors (no pickle): every module's weights, the optimiser's
+    per-parameter state and the generator's state as tensors; the step, the timings and the
+    optimiser's param groups as JSON metadata. Written to a temporary file, then renamed."""
+    tensors = {f"module.{n}.{k}": v for n, m in modules.items() for k, v in m.state_dict().items()}
+    opt_state = opt.state_dict()
+    for i, per_param in opt_state["state"].items():
+        for k, v in per_param.items():
+            tensors[f"optimizer.{i}.{k}"] = torch.as_tensor(v)
+    tensors["generator"] = generator.get_state()
+    meta = {**record, "param_groups": opt_state["param_groups"]}
     tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
+    save_file(
+        {k: v.detach().contiguous().clone() for k, v in tensors.items()},
+        str(tmp),
+        metadata={"fastgen": json.dumps(meta)},
+    )
     os.replace(tmp, path)
 
 
@@ -211,12 +228,22 @@ def _resume(path: Path, modules: dict, opt, generator) -> tuple[int, float, floa
     """(step, seconds of training so far, last loss) from a checkpoint; (0, 0, nan) without."""
     if not path.exists():
         return 0, 0.0, float("nan")
-    state = torch.load(path, weights_only=False)
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["fastgen"])
+    tensors = load_file(str(path))
     for name, module in modules.items():
-        module.load_state_dict(state["modules"][name])
-    opt.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"])
-    return state["step"], state.get("seconds", 0.0), state.get("final_loss", float("nan"))
+        prefix = f"module.{name}."
+        module.load_state_dict(
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        )
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, i, k = key.split(".", 2)
+            state.setdefault(int(i), {})[k] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    generator.set_state(tensors["generator"])
+    return meta["step"], meta.get("seconds", 0.0), meta.get("final_loss", float("nan"))
 
 
 def _resumable_loop(
@@ -230,13 +257,14 @@ def _resumable_loop(
     generator: torch.Generator,
     make_data=None,
 ) -> dict:
-    """The training loop every stage shares: resume from `run_dir/<name>.ckpt` if present, run
-    `step_fn(batch, step) -> loss` up to `config.steps` on batches from `make_data(generator)`
-    (default: fresh images), checkpoint atomically every `save_every`."""
+    """The training loop every stage shares: resume from `run_dir/<name>.safetensors` if
+    present, run `step_fn(batch, step) -> loss` up to `config.steps` on batches from
+    `make_data(generator)` (default: fresh images), checkpoint atomically every `save_every`
+    (`_save`: safetensors and JSON, no pickle)."""
     from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = run_dir / f"{name}.ckpt"
+    ckpt = run_dir / f"{name}.safetensors"
     opt = adamw(params, config.lr)
     start, before, last = _resume(ckpt, modules, opt, generator)
     t0 = time.perf_counter()  # counts building the data (a latent pool) too
@@ -258,17 +286,12 @@ def _resumable_loop(
         loss.backward()
         opt.step()
         if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
-            _save(
-                ckpt,
-                {
-                    "modules": {k: m.state_dict() for k, m in modules.items()},
-                    "optimizer": opt.state_dict(),
-                    "generator": generator.get_state(),
-                    "step": step + 1,
-                    "seconds": before + time.perf_counter() - t0,
-                    "final_loss": loss.item(),
-                },
-            )
+            record = {
+                "step": step + 1,
+                "seconds": before + time.perf_counter() - t0,
+                "final_loss": loss.item(),
+            }
+            _save(ckpt, modules, opt, generator, record)
     for module in modules.values():
         module.eval()
     # seconds: the whole training, across resumed runs

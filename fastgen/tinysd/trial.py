@@ -96,7 +96,7 @@ def _run(
     pipe.vae = AutoencoderKL.from_pretrained(shipped, subfolder="vae", use_safetensors=True)
     pipe.set_progress_bar_config(disable=True)
     judge = load_tiny_judge()
-    (work_dir / "unet.ckpt").unlink(missing_ok=True)  # a trial always starts from scratch
+    (work_dir / "unet.safetensors").unlink(missing_ok=True)  # a trial always starts from scratch
     for steps in (*[s for s in eval_at if s < config.steps], config.steps):
         # segments of one run: each resumes the last one's checkpoint
         segment = config if steps == config.steps else replace(config, steps=steps, decay_steps=0)
@@ -131,7 +131,7 @@ def vae_trial(config: TrainConfig, work_dir: Path, n: int = 256) -> list[dict]:
     shipped = sd.tiny_model_dir() / "pipeline"
     judge = load_tiny_judge()
     vae = build_pipeline().vae
-    (Path(work_dir) / "vae.ckpt").unlink(missing_ok=True)
+    (Path(work_dir) / "vae.safetensors").unlink(missing_ok=True)
     record = train.train_vae(vae, config, Path(work_dir), progress=False)
     rows = []
     if (shipped / "vae").exists():

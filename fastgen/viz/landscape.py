@@ -78,9 +78,19 @@ def _add_curve(
     methods = list(dict.fromkeys(p.method for p in points))
     for method in methods:
         mine = sorted((p for p in points if p.method == method), key=lambda p: p.cost)
+        bars = None
+        if all(p.interval for p in mine):
+            bars = dict(
+                type="data",
+                symmetric=False,
+                array=[p.interval[1] - p.loss for p in mine],
+                arrayminus=[p.loss - p.interval[0] for p in mine],
+                thickness=1,
+            )
         fig.add_scatter(
             x=[p.cost for p in mine],
             y=[p.loss for p in mine],
+            error_y=bars,
             mode="lines+markers",
             name=method,
             legendgroup=method,
