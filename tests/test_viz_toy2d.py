@@ -71,13 +71,16 @@ def test_trajectories_are_numbered_and_start_marked():
 
     sigmas = torch.tensor([20.0, 1.0, 0.0])
     paths = torch.randn(3, 4, 2, generator=torch.Generator().manual_seed(1))
-    demo = SelfConsistency(sigmas, paths, (1.0,), paths[1, :1], paths[2, :1])
+    restart = (torch.tensor([1.0, 0.0]), paths[1:, 0])
+    demo = SelfConsistency(sigmas, paths, (1.0,), paths[1, :1], paths[2, :1], (restart,))
     fig = trajectories_figure(demo)
     (numbers,) = [t for t in fig.data if t.name == "trajectory numbers"]
     assert list(numbers.text) == ["0", "1", "2", "3"]
     (starts,) = [t for t in fig.data if (t.name or "").startswith("starts")]
     assert len(starts.x) == 4
     assert fig.layout.xaxis.title.text == "x1 / (1 + sigma)"
+    (again,) = [t for t in fig.data if t.name == "ODE solved again from a, b, c"]
+    assert list(again.x) == [round(float(paths[1, 0, 0]) / 2, 3), round(float(paths[2, 0, 0]), 3)]
     assert any(
         t.text and t.text[0].startswith("a: sigma=1") for t in fig.data if t.mode == "markers+text"
     )

@@ -46,6 +46,13 @@ def ode_endpoint(teacher, x: torch.Tensor, sigma: float) -> torch.Tensor:
     return sample_heun(teacher, x, append_zero(karras_sigmas(REFERENCE_STEPS, SIGMA_MIN, sigma)))
 
 
+def ode_path(teacher, x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same solve as `ode_endpoint`, step by step: (levels [k + 1], points [k + 1, n, 2])."""
+    levels = append_zero(karras_sigmas(REFERENCE_STEPS, SIGMA_MIN, sigma))
+    _, traj = sample_heun(teacher, x, levels, return_trajectory=True)
+    return levels, torch.stack(traj)
+
+
 @dataclass(frozen=True)
 class SelfConsistency:
     """Trajectories of the teacher's ODE and restarts from points along them."""
@@ -55,6 +62,8 @@ class SelfConsistency:
     marked_sigmas: tuple[float, ...]  # levels where points are marked on path 0
     marked_points: torch.Tensor  # [len(marked), 2]
     restarted_endpoints: torch.Tensor  # [len(marked), 2]: ODE solved again from each point
+    #: each restart's (levels, points [k + 1, 2]), for drawing
+    restart_paths: tuple[tuple[torch.Tensor, torch.Tensor], ...] = ()
 
     @property
     def max_disagreement(self) -> float:
@@ -76,11 +85,11 @@ def self_consistency(
     paths = paths[:, order]
     idx = [int((sigmas - m).abs().argmin()) for m in marks]
     points = paths[idx, 0]
-    restarted = torch.cat(
-        [ode_endpoint(teacher, paths[i, :1], float(sigmas[i])) for i in idx], dim=0
-    )
+    restarts = [ode_path(teacher, paths[i, :1], float(sigmas[i])) for i in idx]
+    restarted = torch.cat([p[-1] for _, p in restarts], dim=0)
     marked = tuple(float(sigmas[i]) for i in idx)
-    return SelfConsistency(sigmas, paths, marked, points, restarted)
+    drawn = tuple((levels, p[:, 0]) for levels, p in restarts)
+    return SelfConsistency(sigmas, paths, marked, points, restarted, drawn)
 
 
 @dataclass(frozen=True)

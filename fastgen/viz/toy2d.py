@@ -55,7 +55,8 @@ def _add_data(fig: go.Figure, data: torch.Tensor | None) -> None:
 
 def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
     """ODE trajectories from noise to data, numbered (0 is highlighted), each with a start
-    marker, and points a, b, c marked on trajectory 0 with the ODE restarted from each. Drawn
+    marker, and points a, b, c marked on trajectory 0 with the ODE restarted from each (dotted,
+    on top of trajectory 0 when they agree). Drawn
     in the flow-matching coordinates x / (1 + sigma), in which the whole path from sigma = 20
     to 0 fits on the page; hovering a mark gives its coordinates on the ODE's own scale."""
     fig = new_figure(
@@ -102,6 +103,18 @@ def trajectories_figure(demo, data: torch.Tensor | None = None) -> go.Figure:
         name="trajectory numbers",
         hoverinfo="skip",
     )
+    for k, (levels, path) in enumerate(demo.restart_paths):
+        q = path / (1 + levels).reshape(-1, 1).to(path.dtype)
+        fig.add_scatter(
+            x=_coords(q[:, 0]),
+            y=_coords(q[:, 1]),
+            mode="lines",
+            line=dict(color=COLORS[1], width=2, dash="dot"),
+            name="ODE solved again from a, b, c",
+            legendgroup="restarts",
+            showlegend=k == 0,
+            hoverinfo="skip",
+        )
     marks = zip(demo.marked_sigmas, demo.marked_points, demo.restarted_endpoints, strict=True)
     positions = ("middle right", "bottom left", "top left", "bottom right")
     for k, (s, p, e) in enumerate(marks):
