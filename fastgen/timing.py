@@ -92,6 +92,20 @@ def faster(a: Timing, b: Timing) -> str:
     return "about as fast (the repeats overlap)"
 
 
+def fits_a_line(
+    steps: list[int], timings: list[Timing], fixed: float, per_step: float, tolerance=0.25
+) -> bool:
+    """Whether a fit of `fixed_and_per_step` describes the timings: both parts positive and
+    every median within `tolerance` (relative) of the line. A busy machine's timings often
+    are not, and then the split should not be stated."""
+    if fixed < 0 or per_step <= 0:
+        return False
+    return all(
+        abs(t.median_ms - (fixed + per_step * n)) <= tolerance * t.median_ms
+        for n, t in zip(steps, timings, strict=True)
+    )
+
+
 def fixed_and_per_step(steps: list[int], timings: list[Timing]) -> tuple[float, float]:
     """Least-squares fit of median ms = fixed + per_step * steps: what a run costs whatever its
     step count (text encoder, decoder, Python overhead) and what each step adds."""

@@ -73,3 +73,15 @@ def test_fixed_and_per_step_recovers_a_line():
     assert fixed == pytest.approx(3.0) and per == pytest.approx(2.0)
     with pytest.raises(ValueError):
         fixed_and_per_step([4, 4], timings[:2])
+
+
+def test_a_split_is_stated_only_when_the_line_fits():
+    from fastgen.timing import fits_a_line, fixed_and_per_step
+
+    steps = [1, 2, 4, 8]
+    clean = [Timing(str(n), (0.001 * (3 + 2 * n),)) for n in steps]
+    assert fits_a_line(steps, clean, *fixed_and_per_step(steps, clean))
+    busy = [Timing(str(n), (0.001 * v,)) for n, v in zip(steps, (9, 3, 12, 14), strict=True)]
+    fixed, per = fixed_and_per_step(steps, busy)
+    assert not fits_a_line(steps, busy, fixed, per)
+    assert not fits_a_line(steps, clean, -1.0, 2.0)

@@ -16,13 +16,11 @@ from fastgen.toy2d.adversarial import (
     one_step,
 )
 from fastgen.toy2d.data import sample
-from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import (
     noise,
     reference,
     sample_student,
     sample_teacher,
-    score_student,
     teacher_sigmas,
 )
 from fastgen.toy2d.metrics import sliced_wasserstein
@@ -177,15 +175,20 @@ class TeacherComparison:
     cd_two_steps: float
 
 
-def compare_teachers(kinds: tuple[str, ...] = ("flow", "vp"), samples: int = 8000):
-    """Distil the same student recipe from each teacher kind and score both (Elaborate section)."""
-    ref = reference("two_moons", samples)
+def compare_teachers(kinds: tuple[str, ...] = ("flow", "vp")) -> list[TeacherComparison]:
+    """The same student recipe distilled from each teacher kind (Elaborate section): each
+    teacher's distillation-step error, and its CD student's distances at seed 0, read from the
+    seed-spread study (`fastgen.toy2d.studies.SEED_SPREAD`, the same models and scoring), so
+    no page retrains the students the study already measured."""
+    from fastgen.results import measure
+    from fastgen.toy2d.studies import SEED_SPREAD
+
+    per_seed = measure(SEED_SPREAD)["result"]
+    at = per_seed["seeds"].index(0)
     out = []
     for kind in kinds:
-        cfg = TeacherConfig(kind=kind)
-        teacher, _ = get_teacher(cfg)
-        student, _ = get_consistency(ConsistencyConfig(method="cd", teacher=cfg))
-        one, two = (score_student(student, "cd", k, ref, repeats=1).distance for k in (1, 2))
+        teacher, _ = get_teacher(TeacherConfig(kind=kind))
+        one, two = (per_seed[f"cd_{kind}"][k][at] for k in ("1", "2"))
         out.append(TeacherComparison(kind, teacher_step_error(teacher), one, two))
     return out
 
