@@ -23,17 +23,6 @@ def compare(
     return higher if a > b else lower
 
 
-def speed_ratio(ms_a: float, ms_b: float, tolerance: float = 0.1) -> str:
-    """A's time against B's in words: '6.0 times faster', '1.4 times slower', or 'about as
-    fast' when the two lie within `tolerance` (relative) of each other."""
-    if ms_a <= 0 or ms_b <= 0:
-        raise ValueError(f"times must be > 0, got {ms_a!r} and {ms_b!r}")
-    ratio = ms_b / ms_a
-    if abs(ratio - 1) <= tolerance:
-        return "about as fast"
-    return f"{ratio:.1f} times faster" if ratio > 1 else f"{1 / ratio:.1f} times slower"
-
-
 def compare_runs(
     a: Sequence[float],
     b: Sequence[float],

@@ -56,13 +56,13 @@ def key(study: Study) -> str:
     return h.hexdigest()[:16]
 
 
-def file_name(study: Study) -> str:
-    return f"{study.name}-{key(study)}.json"
+def file_name(study: Study, study_key: str | None = None) -> str:
+    return f"{study.name}-{study_key or key(study)}.json"
 
 
-def stored(study: Study) -> tuple[dict, str] | None:
+def stored(study: Study, study_key: str | None = None) -> tuple[dict, str] | None:
     """(the stored record, 'committed' or 'build') for the study's current key, or None."""
-    name = file_name(study)
+    name = file_name(study, study_key)
     for folder, where in ((COMMITTED_DIR, "committed"), (results_dir(), "build")):
         path = folder / name
         if path.exists():
@@ -70,14 +70,14 @@ def stored(study: Study) -> tuple[dict, str] | None:
     return None
 
 
-def run(study: Study) -> dict:
+def run(study: Study, study_key: str | None = None) -> dict:
     """Run the study now; its record (result, config, key, seconds, what ran it)."""
     start = time.perf_counter()
     result = study.run(**study.config)
     return {
         "name": study.name,
         "what": study.what,
-        "key": key(study),
+        "key": study_key or key(study),
         "config": dict(study.config),
         "seconds": round(time.perf_counter() - start, 1),
         **runinfo.record(),
@@ -88,12 +88,13 @@ def run(study: Study) -> dict:
 def measure(study: Study) -> dict:
     """The study's record: stored if its key is, else measured now and stored in the build.
     `record["source"]` says which: 'committed', 'build' or 'measured now'."""
-    found = stored(study)
+    study_key = key(study)  # hashes the code the study runs: once per call
+    found = stored(study, study_key)
     if found is not None:
         record, where = found
         return {**record, "source": where}
-    record = run(study)
-    atomic.write_json(results_dir() / file_name(study), record)
+    record = run(study, study_key)
+    atomic.write_json(results_dir() / file_name(study, study_key), record)
     return {**record, "source": "measured now"}
 
 
@@ -130,9 +131,10 @@ def refresh(names: list[str] | None = None) -> list[Path]:
     written = []
     for name in names or sorted(registry):
         study = registry[name]
-        path = COMMITTED_DIR / file_name(study)
+        study_key = key(study)
+        path = COMMITTED_DIR / file_name(study, study_key)
         if not path.exists():
-            atomic.write_json(path, run(study))
+            atomic.write_json(path, run(study, study_key))
         for old in COMMITTED_DIR.glob(f"{name}-*.json"):
             if old != path and old.stem.rsplit("-", 1)[0] == name:
                 old.unlink()

@@ -111,9 +111,5 @@ def fixed_and_per_step(steps: list[int], timings: list[Timing]) -> tuple[float, 
     step count (text encoder, decoder, Python overhead) and what each step adds."""
     if len(steps) != len(timings) or len(set(steps)) < 2:
         raise ValueError("need timings at two or more different step counts")
-    ys = [t.median_ms for t in timings]
-    mx, my = statistics.fmean(steps), statistics.fmean(ys)
-    per = sum((x - mx) * (y - my) for x, y in zip(steps, ys, strict=True)) / sum(
-        (x - mx) ** 2 for x in steps
-    )
-    return my - per * mx, per
+    per, fixed = statistics.linear_regression(steps, [t.median_ms for t in timings])
+    return fixed, per

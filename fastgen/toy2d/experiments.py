@@ -39,16 +39,17 @@ from fastgen.toy2d.teachers import TeacherConfig
 REFERENCE_STEPS = 128
 
 
-def ode_endpoint(teacher, x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Solve the teacher's ODE from level `sigma` to 0 with fine Heun steps."""
-    return sample_heun(teacher, x, append_zero(karras_sigmas(REFERENCE_STEPS, SIGMA_MIN, sigma)))
-
-
 def ode_path(teacher, x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same solve as `ode_endpoint`, step by step: (levels [k + 1], points [k + 1, n, 2])."""
+    """Solve the teacher's ODE from level `sigma` to 0 with fine Heun steps, step by step:
+    (levels [k + 1], points [k + 1, n, 2])."""
     levels = append_zero(karras_sigmas(REFERENCE_STEPS, SIGMA_MIN, sigma))
     _, traj = sample_heun(teacher, x, levels, return_trajectory=True)
     return levels, torch.stack(traj)
+
+
+def ode_endpoint(teacher, x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Where `ode_path` ends: the ODE's endpoint from level `sigma`."""
+    return ode_path(teacher, x, sigma)[1][-1]
 
 
 @dataclass(frozen=True)
