@@ -51,9 +51,6 @@ def _cmd_bench(args) -> int:
     if args.suite == "toy2d":
         from fastgen.toy2d.bench import main
 
-        if args.samples < 1:
-            raise SystemExit(f"error: --samples must be >= 1, got {args.samples}")
-
         return main(args.json, args.dataset, args.samples, args.threads)
     if args.suite == "machine":
         from fastgen.tinysd.machine import main
@@ -174,13 +171,40 @@ def _cmd_train(args) -> int:
 
 def _parse_adapter(text: str) -> tuple[str, float]:
     name, _, weight = text.partition("=")
+    if name not in ADAPTER_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"unknown adapter {name!r}; choose one of: {', '.join(ADAPTER_NAMES)}"
+        )
     try:
         return name, float(weight) if weight else 1.0
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--lora {text!r}: write NAME or NAME=WEIGHT") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME or NAME=WEIGHT") from None
+
+
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 1 (checked before anything heavy is imported)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that answers a bad argument in one line (no usage block) that says what to do."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message}; see `python -m {self.prog} --help`\n")
 
 
 def _cmd_generate(args) -> int:
+    # bad paths are answered before torch and the pipeline load
+    if args.out.suffix.lower() != ".png":
+        raise SystemExit(f"error: --out must name a .png file, got {args.out}")
+    if not args.out.parent.is_dir():
+        raise SystemExit(f"error: --out {args.out}: no folder {args.out.parent}; create it first")
     import json
 
     import torch
@@ -189,10 +213,6 @@ def _cmd_generate(args) -> int:
     from fastgen.sd.images import save_png
 
     torch.set_num_threads(args.threads)
-    if args.out.suffix.lower() != ".png":
-        raise SystemExit(f"error: --out must name a .png file, got {args.out}")
-    if not args.out.parent.is_dir():
-        raise SystemExit(f"error: --out {args.out}: no folder {args.out.parent}; create it first")
     adapters = dict(args.lora)
     guidance = args.guidance if args.guidance is not None else (1.0 if "lcm" in adapters else 7.5)
     try:
@@ -218,6 +238,7 @@ def _cmd_generate(args) -> int:
 
 #: kept in sync with fastgen.sd (a test checks); listed here so --help needs no torch import
 SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler")
+ADAPTER_NAMES = ("lcm", "style")
 WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
 #: `trial unet --attention`: TinySDConfig.unet_attention per choice
 ATTENTION = {"8x8": (True, False), "mid": (False, False)}
@@ -227,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fastgen.sd.hub import FETCH_SETS  # no torch import: --help stays fast
     from fastgen.tinysd.stages import STAGE_NAMES
 
-    parser = argparse.ArgumentParser(prog="fastgen", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="fastgen", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("notebooks", help="regenerate the Colab notebooks from the lesson pages")
@@ -254,11 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pages", type=Path, nargs="*", default=[], help="build: these pages only")
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
     p.add_argument("--dataset", default="two_moons", choices=["two_moons", "eight_gaussians"])
-    p.add_argument("--samples", type=int, default=20000)
-    p.add_argument("--threads", type=int, default=2, help="torch threads (pinned for timing)")
+    p.add_argument("--samples", type=_count, default=20000)
+    p.add_argument("--threads", type=_count, default=2, help="torch threads (pinned for timing)")
     p.add_argument("--tier", default="auto", choices=["tiny", "gpu", "auto"], help="sd only")
     p.add_argument(
-        "--seeds", type=int, default=None, help="sd: images per prompt (default: the tier's)"
+        "--seeds", type=_count, default=None, help="sd: images per prompt (default: the tier's)"
     )
     p.add_argument("--card", action="store_true", help="sd: update the tiny model's card")
     p.add_argument("--quick", action="store_true", help="sd: one seed; writes bench-sd-<tier>.json")
@@ -269,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["list", "refresh"])
     p.add_argument("names", nargs="*", help="studies (default: all)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (pinned)")
+    p.add_argument("--threads", type=_count, default=2, help="torch threads (pinned)")
     p.set_defaults(func=_cmd_results)
 
     p = sub.add_parser(
@@ -284,20 +305,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=[*STAGE_NAMES, "all"], help="a stage, or all in order")
     p.add_argument("--out", type=Path, default=None, help="model folder (default: the shipped)")
     p.add_argument("--work", type=Path, default=Path("_build/sd-train"), help="checkpoints")
-    p.add_argument("--steps", type=int, default=None, help="training steps (default per stage)")
-    p.add_argument("--vae-steps", type=int, default=None, help="tiny-sd: autoencoder steps")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=_count, default=None, help="training steps (default per stage)")
+    p.add_argument("--vae-steps", type=_count, default=None, help="tiny-sd: autoencoder steps")
+    p.add_argument("--threads", type=_count, default=2)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
         "trial", help="try a UNet or autoencoder recipe, scored by the judge (retrains nothing)"
     )
     p.add_argument("what", choices=["unet", "vae"])
-    p.add_argument("--steps", type=int, default=None, help="default 4000 (unet), 1800 (vae)")
+    p.add_argument("--steps", type=_count, default=None, help="default 4000 (unet), 1800 (vae)")
     # every other option defaults to the shipped recipe's value (`fastgen.tinysd.train.*_recipe`)
     p.add_argument("--decay-steps", type=int, default=None, help="unet: final cosine decay")
     p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--batch", type=_count, default=None)
     p.add_argument("--weighting", default=None, choices=list(WEIGHTINGS))
     p.add_argument("--min-snr-gamma", type=float, default=None)
     p.add_argument("--snr-floor", type=float, default=None, help="truncated-snr's floor")
@@ -312,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mse-weight", type=float, default=None, help="vae: squared-error term beside L1"
     )
     # the architecture defaults to the shipped model's (`fastgen.sd.tiny.TinySDConfig`)
-    p.add_argument("--heads", type=int, default=None, help="unet: attention heads per block")
+    p.add_argument("--heads", type=_count, default=None, help="unet: attention heads per block")
     p.add_argument(
         "--attention",
         choices=list(ATTENTION),
@@ -320,26 +341,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="unet: where it attends to the text besides its 4x4 mid block",
     )
     p.add_argument("--eval-at", default="", help="steps to score at, e.g. 1500,2500")
-    p.add_argument("--seeds", type=int, default=2, help="images per prompt (48 prompts)")
+    p.add_argument("--seeds", type=_count, default=2, help="images per prompt (48 prompts)")
     p.add_argument("--work", type=Path, default=Path("_build/sd-trial"), help="checkpoints")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=_count, default=2)
     p.set_defaults(func=_cmd_trial)
 
     p = sub.add_parser("generate", help="text to image with the tiny model (or SD v1.5 on a GPU)")
     p.add_argument("--prompt", required=True)
     p.add_argument("--scheduler", default="dpmpp_2m", choices=list(SCHEDULER_NAMES))
-    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--steps", type=_count, default=20)
     p.add_argument("--guidance", type=float, default=None, help="default 1 with lcm, else 7.5")
     p.add_argument("--lora", type=_parse_adapter, action="append", default=[], help="NAME[=WEIGHT]")
     p.add_argument("--variant", default="base", choices=["base", "paper"])
     p.add_argument("--tier", default="auto", choices=["tiny", "gpu", "auto"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up")
+    p.add_argument("--repeats", type=_count, default=3, help="timed runs after a warm-up")
     p.add_argument(
-        "--size", type=int, default=None, help="PNG's longest side (default: own, >= 256 px)"
+        "--size", type=_count, default=None, help="PNG's longest side (default: own, >= 256 px)"
     )
     p.add_argument("--out", type=Path, default=Path("fastgen.png"))
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=_count, default=2)
     p.set_defaults(func=_cmd_generate)
     return parser
 

@@ -23,16 +23,22 @@ def fastgen(*args: str, cwd=None) -> subprocess.CompletedProcess:
     ("args", "says"),
     [
         (["run-page", "lessons/nope.md"], "no page lessons/nope.md"),
-        (["bench", "toy2d", "--samples", "-5"], "--samples must be >= 1"),
+        (
+            ["bench", "toy2d", "--samples", "-5"],
+            "argument --samples: must be an integer >= 1, got -5",
+        ),
         (
             ["generate", "--prompt", "a red circle on the left", "--lora", "nope"],
-            "unknown adapter 'nope'",
+            "argument --lora: unknown adapter 'nope'; choose one of: lcm, style",
         ),
         (
             ["generate", "--prompt", "a red circle on the left", "--out", "/nonexistent/dir/x.png"],
             "no folder /nonexistent/dir",
         ),
-        (["bench", "sd", "--tier", "tiny", "--seeds", "0"], "--seeds must be an integer >= 1"),
+        (
+            ["bench", "sd", "--tier", "tiny", "--seeds", "0"],
+            "argument --seeds: must be an integer >= 1, got 0",
+        ),
         (["results", "list", "nope"], "no study 'nope'; studies are toy-seed-spread"),
     ],
     ids=["run-page", "bench-samples", "generate-lora", "generate-out", "bench-seeds", "results"],

@@ -140,14 +140,16 @@ def test_judge_scores_count_attribute_matches():
     assert s.accuracy["background"] == 0.5 and s.all_correct == 0.5
 
 
-def test_the_cli_lists_every_stage_and_scheduler():
+def test_the_cli_lists_every_stage_scheduler_and_adapter():
     from fastgen import cli
+    from fastgen.sd.adapters import GPU_ADAPTERS, TINY_ADAPTERS
     from fastgen.sd.pipeline import SCHEDULERS
     from fastgen.tinysd.recipe import STAGES
     from fastgen.tinysd.stages import STAGE_NAMES
     from fastgen.tinysd.train import WEIGHTINGS
 
     assert tuple(STAGES) == STAGE_NAMES and tuple(SCHEDULERS) == cli.SCHEDULER_NAMES
+    assert tuple(TINY_ADAPTERS) == tuple(GPU_ADAPTERS) == cli.ADAPTER_NAMES
     train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
     (what,) = [a for a in train._actions if a.dest == "what"]
     assert list(what.choices) == [*STAGE_NAMES, "all"]
