@@ -3,6 +3,7 @@ a normal run prints no library notes."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -51,20 +52,29 @@ def test_bad_input_gets_one_line(args, says, tmp_path):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
-def test_a_normal_run_prints_no_library_notes(tmp_path):
+def test_a_normal_run_prints_its_record_and_no_library_notes(tmp_path):
+    """LCM-LoRA at 4 steps from the command line: a PNG, a JSON record on stdout (guidance 1 by
+    default with the adapter), nothing on stderr."""
     out = tmp_path / "x.png"
     done = fastgen(
         "generate",
         "--prompt",
-        "a red circle on the left",
+        "a red triangle on the left",
         "--tier",
         "tiny",
+        "--scheduler",
+        "lcm",
         "--steps",
-        "2",
+        "4",
+        "--lora",
+        "lcm",
         "--repeats",
         "1",
         "--out",
         str(out),
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "" and out.exists()
+    assert done.stderr == ""
+    record = json.loads(done.stdout)
+    assert record["adapters"] == {"lcm": 1.0} and record["guidance"] == 1.0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -92,17 +92,6 @@ def test_speed_and_style_compose():
     assert both["all_correct"] >= style["all_correct"] - 0.10
 
 
-def test_generate_from_the_command_line(tmp_path):
-    out = tmp_path / "img.png"
-    cmd = [sys.executable, "-m", "fastgen", "generate", "--prompt", "a red triangle on the left"]
-    cmd += ["--scheduler", "lcm", "--steps", "4", "--lora", "lcm", "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    record = json.loads(done.stdout)
-    assert record["adapters"] == {"lcm": 1.0} and record["guidance"] == 1.0
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_generate_says_what_was_wrong(tmp_path):
     cmd = [sys.executable, "-m", "fastgen", "generate", "--prompt", "a purple hexagon"]
     done = subprocess.run(cmd + ["--out", str(tmp_path / "x.png")], capture_output=True, text=True)
