@@ -163,9 +163,15 @@ def _cmd_train(args) -> int:
         raise SystemExit("error: train all runs every stage's own steps; drop --steps/--vae-steps")
     torch.set_num_threads(args.threads)
     out = args.out or tiny_model_dir()
+    from fastgen.tinysd.loop import is_main_process
+
     for stage in STAGE_NAMES if args.what == "all" else (args.what,):
-        record = run_stage(stage, out, args.work, steps=args.steps, vae_steps=args.vae_steps)
-        print(f"wrote {stage} to {out} ({record['seconds']:.0f} s); recorded in record.json")
+        try:
+            record = run_stage(stage, out, args.work, steps=args.steps, vae_steps=args.vae_steps)
+        except (ValueError, FileNotFoundError) as err:
+            raise SystemExit(f"error: {err}") from None
+        if is_main_process():
+            print(f"wrote {stage} to {out} ({record['seconds']:.0f} s); recorded in record.json")
     return 0
 
 

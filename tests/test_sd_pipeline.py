@@ -21,7 +21,8 @@ def tiny_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny-sd")
     pipe = build_pipeline()
     pipe.save_pretrained(root / "pipeline", safe_serialization=True)
-    train_lcm_lora(build_pipeline(), LCMLoRAConfig(steps=2, batch=2), root / "lora", False)
+    pipe, config = build_pipeline(), LCMLoRAConfig(steps=2, batch=2)
+    train_lcm_lora(pipe, config, root / "run", root / "lora", False)
     return root
 
 

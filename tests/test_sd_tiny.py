@@ -11,7 +11,8 @@ import torch
 from fastgen.sd import shapes
 from fastgen.sd.tiny import TinySDConfig, build_pipeline
 from fastgen.sd.tokenizer import MAX_LENGTH, train_clip_tokenizer
-from fastgen.tinysd.train import TrainConfig, train_vae
+from fastgen.tinysd.config import TrainConfig
+from fastgen.tinysd.train import train_vae
 
 
 def test_rendering_is_seeded_and_in_range():
@@ -146,7 +147,7 @@ def test_the_cli_lists_every_stage_scheduler_and_adapter():
     from fastgen.sd.pipeline import SCHEDULERS
     from fastgen.tinysd.recipe import STAGES
     from fastgen.tinysd.stages import STAGE_NAMES
-    from fastgen.tinysd.train import WEIGHTINGS
+    from fastgen.tinysd.weighting import WEIGHTINGS
 
     assert tuple(STAGES) == STAGE_NAMES and tuple(SCHEDULERS) == cli.SCHEDULER_NAMES
     assert tuple(TINY_ADAPTERS) == tuple(GPU_ADAPTERS) == cli.ADAPTER_NAMES
@@ -236,7 +237,7 @@ def test_train_configs_refuse_unknown_styles_and_schedules():
 
 
 def test_learning_rate_schedules_closed_forms():
-    from fastgen.tinysd.train import learning_rate
+    from fastgen.tinysd.config import learning_rate
 
     cos = TrainConfig(steps=100, lr=1.0, schedule="cosine")
     assert learning_rate(cos, 0) == 1.0 and learning_rate(cos, 50) == pytest.approx(0.5)
@@ -261,12 +262,66 @@ def test_lcm_lora_distils_with_either_target(tmp_path, target_ema):
     pipe = build_pipeline()
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
     config = LCMLoRAConfig(steps=2, batch=2, target_ema=target_ema)
-    record = train_lcm_lora(pipe, config, tmp_path / "lora", False)
+    record = train_lcm_lora(pipe, config, tmp_path / "run", tmp_path / "lora", False)
     saved = load_file(str(tmp_path / "lora" / "pytorch_lora_weights.safetensors"))
     assert record["target_ema"] == target_ema and record["lora_parameters"] > 0
     assert sum(v.numel() for v in saved.values()) == record["lora_parameters"]
     for k, v in pipe.unet.state_dict().items():
         torch.testing.assert_close(v, before[k.replace(".base_layer", "")])
+
+
+def test_lcm_lora_training_resumes_where_it_stopped(tmp_path):
+    """LCM-LoRA runs on the shared loop: 2 steps, then a rerun to 3, gives the LoRA of 3 steps
+    straight (the student, its EMA target, the optimiser and the generator all resume; a
+    constant rate, since a cosine one is a function of the total)."""
+    from safetensors.torch import load_file
+
+    from fastgen.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
+
+    def lora(steps, run, out):
+        config = LCMLoRAConfig(steps=steps, batch=2, save_every=1, schedule="constant")
+        train_lcm_lora(build_pipeline(), config, tmp_path / run, tmp_path / out, False)
+        return load_file(str(tmp_path / out / "pytorch_lora_weights.safetensors"))
+
+    straight = lora(3, "a", "straight")
+    lora(2, "b", "first")
+    resumed = lora(3, "b", "resumed")
+    assert straight.keys() == resumed.keys()
+    for k in straight:
+        torch.testing.assert_close(straight[k], resumed[k], rtol=0, atol=0)
+
+
+def test_a_stage_runs_in_two_processes_with_accelerate(tmp_path):
+    """`accelerate launch --num_processes 2` spreads a stage over two CPU processes: each draws
+    its own batches, gradients are averaged (the loop fails if the processes' weights differ
+    at the end), and the main process alone writes the adapter and the record."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from fastgen.sd.tiers import tiny_model_dir
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "pipeline").symlink_to(tiny_model_dir() / "pipeline")
+    with socket.socket() as sock:  # a free port for the processes to meet on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    accelerate = Path(sys.executable).with_name("accelerate")
+    launch = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch += ["--main_process_port", str(port)]
+    train = ["-m", "fastgen", "train", "style-lora", "--out", str(model)]
+    train += ["--work", str(tmp_path / "work"), "--steps", "3", "--threads", "1"]
+    done = subprocess.run(launch + train, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("wrote style-lora") == 1  # the main process says it, once
+    record = json.loads((model / "record.json").read_text())["style-lora"]
+    assert record["processes"] == 2 and record["steps"] == 3
+    assert record["command"].startswith("accelerate launch --multi_gpu --num_processes 2")
+    assert (model / "style-lora" / "pytorch_lora_weights.safetensors").exists()
 
 
 def test_adapters_start_from_their_seed_not_the_global_generator():
@@ -275,7 +330,7 @@ def test_adapters_start_from_their_seed_not_the_global_generator():
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    from fastgen.tinysd.train import LORA_TARGETS, add_seeded_adapter
+    from fastgen.tinysd.lora import LORA_TARGETS, add_seeded_adapter
 
     def adapter(global_seed, seed, init):
         torch.manual_seed(global_seed)
@@ -292,7 +347,7 @@ def test_adapters_start_from_their_seed_not_the_global_generator():
 
 def test_loss_weights_closed_forms():
     from fastgen.sd.tiny import training_scheduler
-    from fastgen.tinysd.train import loss_weights
+    from fastgen.tinysd.weighting import loss_weights
 
     a = training_scheduler().alphas_cumprod
     t = torch.arange(1000)
@@ -320,7 +375,7 @@ def test_loss_weights_closed_forms():
 
 
 def test_latent_pool_is_seeded_and_draws_encoded_posteriors():
-    from fastgen.tinysd.train import encode_pool, sample_posterior
+    from fastgen.tinysd.data import encode_pool, sample_posterior
 
     vae = build_pipeline().vae
     config = TrainConfig(pool=6, batch=4)
@@ -382,7 +437,8 @@ def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path
 def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
     """With `weighting_until`, steps before it use the weighting, steps from it on the plain
     epsilon loss: the same random draws give the same loss as a run of that one loss."""
-    from fastgen.tinysd.train import _denoising_stage, batches
+    from fastgen.tinysd.data import batches
+    from fastgen.tinysd.train import _denoising_stage
 
     pipe = build_pipeline()
     warm = TrainConfig(batch=8, weighting="truncated-snr", snr_floor=0.3, weighting_until=2)
@@ -444,7 +500,7 @@ def test_the_training_optimiser_matches_the_looped_adamw_bit_for_bit():
     # the shipped weights were trained with torch's default (looped) AdamW on CPU; `adamw`
     # runs the multi-tensor update for speed and must not move a single bit
     from fastgen.sd.tiny import build_vae
-    from fastgen.tinysd.train import adamw
+    from fastgen.tinysd.loop import adamw
 
     torch.manual_seed(0)
     start = [p.detach() for p in build_vae(TinySDConfig()).parameters()]

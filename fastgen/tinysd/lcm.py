@@ -8,8 +8,7 @@ optionally with LCM's EMA target network in place of the student itself.
 from __future__ import annotations
 
 import copy
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,17 +16,11 @@ import torch
 from fastgen._checks import check_choice, check_range, check_steps
 from fastgen.consistency_math import boundary_scalings as shared_scalings
 from fastgen.consistency_math import pseudo_huber as shared_huber
-from fastgen.tinysd.train import (
-    LORA_TARGETS,
-    TrainConfig,
-    adamw,
-    add_seeded_adapter,
-    batches,
-    encode_prompts,
-    learning_rate,
-    noise_schedule,
-    save_lora,
-)
+from fastgen.tinysd.config import TrainConfig
+from fastgen.tinysd.data import batches, encode_prompts
+from fastgen.tinysd.loop import device, is_main_process, resumable_loop
+from fastgen.tinysd.lora import LORA_TARGETS, add_seeded_adapter, save_lora
+from fastgen.tinysd.train import noise_schedule
 from fastgen.toy2d.ema import EMA
 
 
@@ -42,7 +35,7 @@ class LCMLoRAConfig:
     steps: int = 500
     batch: int = 32
     lr: float = 1e-3
-    schedule: str = "cosine"  # or "constant" (see `fastgen.tinysd.train.learning_rate`)
+    schedule: str = "cosine"  # or "constant" (see `fastgen.tinysd.config.learning_rate`)
     decay_steps: int = 0
     rank: int = 16
     ddim_timesteps: int = 50
@@ -52,6 +45,7 @@ class LCMLoRAConfig:
     huber_c: float = 0.001
     timestep_scaling: float = 10.0
     target_ema: float = 0.95
+    save_every: int = 100  # checkpoint (`fastgen.tinysd.loop`) every this many steps
     seed: int = 0
 
     def __post_init__(self):
@@ -108,13 +102,55 @@ def pseudo_huber(pred: torch.Tensor, target: torch.Tensor, c: float) -> torch.Te
     return shared_huber((pred - target) ** 2, c).mean()
 
 
-def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = True) -> dict:
-    """Distil the pipeline's UNet into LoRA weights for few-step LCM sampling; saves them with
-    `save_lora_weights` (peft key format, unconverted) to `out_dir`."""
+def lcm_loss(
+    student, teacher, target_net, latents, cond, uncond, config: LCMLoRAConfig, sched, g
+) -> torch.Tensor:
+    """One step of latent consistency distillation (Luo et al. 2023a, algorithm 1): draw a
+    skipping-step DDIM timestep t_n+k and a guidance w per sample, noise the latents to it, step
+    the teacher's guided PF-ODE back to t_n (`guided_ddim_step`), and compare the student's
+    consistency output at (x_t_n+k, t_n+k) with the target network's at (x_t_n, t_n), the
+    target without gradient. The distance is pseudo-Huber or L2."""
+    alphas = sched.alphas_cumprod.to(latents.device)
+    skip = sched.config.num_train_timesteps // config.ddim_timesteps
+    ddim_t = torch.arange(1, config.ddim_timesteps + 1) * skip - 1
+    idx = torch.randint(0, config.ddim_timesteps, (config.batch,), generator=g)
+    t_start = ddim_t[idx].to(latents.device)
+    t_prev = (t_start - skip).clamp(min=0)
+    noise = torch.randn(latents.shape, generator=g).to(latents.device)
+    x_t = sched.add_noise(latents, noise, t_start)
+    w = config.w_min + (config.w_max - config.w_min) * torch.rand(config.batch, generator=g)
+    w = w.view(-1, 1, 1, 1).to(latents.device)
+    # student: f_theta(x_t, t) = c_skip x_t + c_out x0_hat
+    eps = student(x_t, t_start, encoder_hidden_states=cond).sample
+    pred = consistency_output(eps, t_start, x_t, alphas, config.timestep_scaling)
+    with torch.no_grad():
+        # teacher: one guided DDIM step from t_start to t_prev (the augmented PF-ODE)
+        # (conditional and unconditional in one batch: one teacher call, not two)
+        both = teacher(
+            torch.cat([x_t, x_t]),
+            torch.cat([t_start, t_start]),
+            encoder_hidden_states=torch.cat([cond, uncond]),
+        ).sample
+        e_c, e_u = both.chunk(2)
+        x_prev = guided_ddim_step(e_c, e_u, w, x_t, t_start, t_prev, alphas)
+        # target: the student (or its EMA) at t_prev, no gradient
+        e_p = target_net(x_prev, t_prev, encoder_hidden_states=cond).sample
+        target = consistency_output(e_p, t_prev, x_prev, alphas, config.timestep_scaling)
+    if config.distance == "l2":
+        return ((pred - target) ** 2).mean()
+    return pseudo_huber(pred, target, config.huber_c)
+
+
+def train_lcm_lora(
+    pipe, config: LCMLoRAConfig, run_dir: Path, out_dir: Path, progress: bool = True
+) -> dict:
+    """Distil the pipeline's UNet into LoRA weights for few-step LCM sampling, on the shared
+    resumable loop (checkpoints in `run_dir`, so an interrupted run resumes); saves the LoRA
+    with `save_lora_weights` (peft key format, unconverted) to `out_dir`."""
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
-    from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
+    pipe.to(device())
     teacher = copy.deepcopy(pipe.unet).requires_grad_(False).eval()
     unet = pipe.unet
     unet.requires_grad_(False)
@@ -130,67 +166,35 @@ def train_lcm_lora(pipe, config: LCMLoRAConfig, out_dir: Path, progress: bool = 
     )
     params = [p for p in unet.parameters() if p.requires_grad]
     ema = EMA(unet, config.target_ema) if config.target_ema else None
-    opt = adamw(params, config.lr)
     sched = noise_schedule(pipe)
-    alphas = sched.alphas_cumprod
-    n_train = sched.config.num_train_timesteps
-    skip = n_train // config.ddim_timesteps
-    ddim_t = torch.arange(1, config.ddim_timesteps + 1) * skip - 1
     g = torch.Generator().manual_seed(config.seed)
-    data = batches(TrainConfig(batch=config.batch, seed=config.seed), g)
     scale = pipe.vae.config.scaling_factor
     with torch.no_grad():
         uncond = encode_prompts(pipe, [""] * config.batch)
-    unet.train()
-    start = time.perf_counter()
-    for step in tqdm(range(config.steps), disable=not progress, desc="lcm-lora"):
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(config, step)
-        x, captions = next(data)
+
+    def step(batch, _step):
+        x, captions = batch
         with torch.no_grad():
-            latents = pipe.vae.encode(x).latent_dist.sample(generator=g) * scale
+            latents = pipe.vae.encode(x.to(pipe.device)).latent_dist.sample(generator=g) * scale
             cond = encode_prompts(pipe, captions)
-        idx = torch.randint(0, config.ddim_timesteps, (config.batch,), generator=g)
-        t_start = ddim_t[idx]
-        t_prev = (t_start - skip).clamp(min=0)
-        noise = torch.randn(latents.shape, generator=g)
-        x_t = sched.add_noise(latents, noise, t_start)
-        w = config.w_min + (config.w_max - config.w_min) * torch.rand(config.batch, generator=g)
-        w = w.view(-1, 1, 1, 1)
-        # student: f_theta(x_t, t) = c_skip x_t + c_out x0_hat
-        eps = unet(x_t, t_start, encoder_hidden_states=cond).sample
-        pred = consistency_output(eps, t_start, x_t, alphas, config.timestep_scaling)
-        with torch.no_grad():
-            # teacher: one guided DDIM step from t_start to t_prev (the augmented PF-ODE)
-            # (conditional and unconditional in one batch: one teacher call, not two)
-            both = teacher(
-                torch.cat([x_t, x_t]),
-                torch.cat([t_start, t_start]),
-                encoder_hidden_states=torch.cat([cond, uncond]),
-            ).sample
-            e_c, e_u = both.chunk(2)
-            x_prev = guided_ddim_step(e_c, e_u, w, x_t, t_start, t_prev, alphas)
-            # target: the student (or its EMA) at t_prev, no gradient
-            e_p = (ema.model if ema else unet)(x_prev, t_prev, encoder_hidden_states=cond).sample
-            target = consistency_output(e_p, t_prev, x_prev, alphas, config.timestep_scaling)
-        if config.distance == "l2":
-            loss = ((pred - target) ** 2).mean()
-        else:
-            loss = pseudo_huber(pred, target, config.huber_c)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if ema:
-            ema.update(unet)
-    unet.eval()
-    seconds = time.perf_counter() - start
+        target_net = ema.model if ema else unet
+        return lcm_loss(unet, teacher, target_net, latents, cond, uncond, config, sched, g)
+
+    record = resumable_loop(
+        "lcm-lora",
+        {"unet": unet},
+        params,
+        step,
+        config,
+        run_dir,
+        progress,
+        g,
+        lambda gen: batches(TrainConfig(batch=config.batch, seed=config.seed), gen),
+        kept={"target": ema.model} if ema else None,
+        after_step=(lambda: ema.update(unet)) if ema else None,
+    )
     lora_state = get_peft_model_state_dict(unet)
-    save_lora(out_dir, lora_state)
+    if is_main_process():
+        save_lora(out_dir, lora_state)
     unet.delete_adapters("default")
-    n_params = sum(v.numel() for v in lora_state.values())
-    return {
-        "seconds": seconds,
-        "final_loss": loss.item(),
-        "lora_parameters": n_params,
-        **asdict(config),
-    }
+    return {**record, "lora_parameters": sum(v.numel() for v in lora_state.values())}

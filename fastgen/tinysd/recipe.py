@@ -94,10 +94,16 @@ def run_stage(
     record it. Later stages start from the base model already in `model_dir`."""
     from fastgen.sd import judge as judge_mod
     from fastgen.tinysd import train
+    from fastgen.tinysd.config import TrainConfig
     from fastgen.tinysd.lcm import train_lcm_lora
+    from fastgen.tinysd.loop import is_main_process, processes, wait_for_everyone
+    from fastgen.tinysd.lora import replace_dir
     from fastgen.tinysd.speed import reference_step_ms
 
     check_choice(stage, STAGES, "stage")
+    n_processes = processes()
+    if stage == "judge" and n_processes > 1:
+        raise ValueError("the judge trains in one process: run it without `accelerate launch`")
     model_dir, work_dir = Path(model_dir), Path(work_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     work_dir = work_dir / f"{stage}-{_fingerprint(stage, model_dir)}"
@@ -106,22 +112,30 @@ def run_stage(
     shown = model_dir.resolve()
     if shown.is_relative_to(Path.cwd()):  # the record reads the same on every clone
         shown = shown.relative_to(Path.cwd())
-    command = f"python -m fastgen train {stage} --out {shown} --steps {steps}"
+    launcher = "python"
+    if n_processes > 1:
+        launcher = f"accelerate launch --multi_gpu --num_processes {n_processes}"
+    command = f"{launcher} -m fastgen train {stage} --out {shown} --steps {steps}"
     speed_before = reference_step_ms()  # and after: this machine's speed drifts by the hour
     if stage == "tiny-sd":
         # built in the work folder and moved into place whole
         record = train.train_tiny_sd(work_dir, vae_steps, steps, progress)
-        train.replace_dir(work_dir / "pipeline", model_dir / "pipeline")
+        if is_main_process():
+            replace_dir(work_dir / "pipeline", model_dir / "pipeline")
         command += f" --vae-steps {vae_steps}"
     elif stage == "judge":
         judge, record = judge_mod.train_judge(steps=steps)
         judge_mod.save_judge(judge, model_dir / "judge.safetensors")
     elif stage == "lcm-lora":
         record = train_lcm_lora(
-            _base_pipeline(model_dir), LCMLoRAConfig(steps=steps), model_dir / "lcm-lora", progress
+            _base_pipeline(model_dir),
+            LCMLoRAConfig(steps=steps),
+            work_dir,
+            model_dir / "lcm-lora",
+            progress,
         )
     elif stage == "style-lora":
-        config = train.TrainConfig(steps=steps, batch=32, lr=1e-3, styles=("outlined",))
+        config = TrainConfig(steps=steps, batch=32, lr=1e-3, styles=("outlined",))
         record = train.train_style_lora(
             _base_pipeline(model_dir),
             config,
@@ -133,10 +147,11 @@ def run_stage(
     else:  # paper
         pipe = _base_pipeline(model_dir)
         # a constant 2e-4: why, in fastgen/sd/weights/tiny-sd/NOTES.md
-        config = train.TrainConfig(steps=steps, batch=64, lr=2e-4, backgrounds=("paper",))
+        config = TrainConfig(steps=steps, batch=64, lr=2e-4, backgrounds=("paper",))
         record = train.finetune_unet(pipe, config, work_dir, "paper", progress)
-        pipe.unet.save_pretrained(work_dir / "paper-unet", safe_serialization=True)
-        train.replace_dir(work_dir / "paper-unet", model_dir / "paper-unet")
+        if is_main_process():
+            pipe.unet.to("cpu").save_pretrained(work_dir / "paper-unet", safe_serialization=True)
+            replace_dir(work_dir / "paper-unet", model_dir / "paper-unet")
     record = {
         **record,
         "command": command,
@@ -146,7 +161,9 @@ def run_stage(
         "versions": _versions(),
         "date": datetime.date.today().isoformat(),
     }
-    _write_record(model_dir, stage, record)
+    if is_main_process():
+        _write_record(model_dir, stage, record)
+    wait_for_everyone()
     return record
 
 
@@ -158,7 +175,7 @@ def _fingerprint(stage: str, model_dir: Path) -> str:
     from fastgen.book.imports import code_files
 
     h = hashlib.sha256()
-    for path in code_files("fastgen.tinysd.train", "fastgen.tinysd.lcm"):
+    for path in code_files("fastgen.tinysd.train", "fastgen.tinysd.lcm"):  # loop, data, ...
         h.update(path.read_bytes())
     if stage not in ("tiny-sd", "judge"):
         for file in sorted((model_dir / "pipeline").rglob("*.safetensors")):

@@ -25,7 +25,8 @@ def reference_step_ms(steps: int = 6, warmup: int = 2, batch: int = 64) -> float
     from fastgen._checks import check_steps
     from fastgen.sd.shapes import all_items
     from fastgen.sd.tiny import TinySDConfig, build_pipeline
-    from fastgen.tinysd.train import adamw, encode_prompts
+    from fastgen.tinysd.data import encode_prompts
+    from fastgen.tinysd.loop import adamw
 
     check_steps(steps, "steps")
     check_steps(batch, "batch")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fastgen.sd.judge import HEADS
 from fastgen.sd.tiny import TinySDConfig
-from fastgen.tinysd.train import TrainConfig
+from fastgen.tinysd.config import TrainConfig
 
 
 def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
