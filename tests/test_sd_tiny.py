@@ -154,7 +154,7 @@ def test_the_cli_lists_every_stage_scheduler_and_adapter():
     train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
     (what,) = [a for a in train._actions if a.dest == "what"]
     assert list(what.choices) == [*STAGE_NAMES, "all"]
-    assert WEIGHTINGS == cli.WEIGHTINGS
+    assert WEIGHTINGS == cli.args.WEIGHTINGS
 
 
 def test_the_unet_attends_to_the_text_where_its_config_says():
@@ -166,7 +166,7 @@ def test_the_unet_attends_to_the_text_where_its_config_says():
             type(b).__name__.startswith("CrossAttn") for b in unet.up_blocks
         ]
 
-    for levels in cli.ATTENTION.values():
+    for levels in cli.args.ATTENTION.values():
         unet = build_unet(TinySDConfig(unet_attention=levels))
         down, up = attending(unet)
         assert down == list(levels) and up == list(reversed(levels))
