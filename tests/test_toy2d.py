@@ -166,7 +166,7 @@ def test_flow_and_vp_teachers_with_exact_networks_are_the_exact_denoiser():
 
 def test_trained_teacher_trajectories_are_self_consistent():
     """ODE endpoints from points on one trajectory agree (the self-consistency property)."""
-    from fastgen.toy2d.models import get_teacher
+    from fastgen.toy2d.trained import get_teacher
 
     teacher, _ = get_teacher(TeacherConfig(kind="flow"))
     heun = get_sampler("heun")

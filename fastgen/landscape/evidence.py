@@ -20,9 +20,9 @@ from fastgen.toy2d.bench import SAMPLER_NAMES
 from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import reference, score_teacher, teacher_sigmas
 from fastgen.toy2d.metrics import sliced_wasserstein
-from fastgen.toy2d.models import get_consistency, get_teacher
 from fastgen.toy2d.samplers import sample_dpmpp_2m
 from fastgen.toy2d.teachers import TeacherConfig
+from fastgen.toy2d.trained import get_consistency, get_teacher
 
 #: the slow reference: as many Euler steps as DDPM's training schedule has timesteps
 SLOW_STEPS = 1000

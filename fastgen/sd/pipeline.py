@@ -4,9 +4,8 @@ The same functions drive the tiny CPU model and SD v1.5 on a GPU; adapters live 
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from diffusers import (
@@ -42,6 +41,7 @@ from fastgen.sd.tiers import (
     resolve_tier,
     tiny_model_dir,
 )
+from fastgen.timing import interleaved
 
 SD15_ID = hub.SD15.repo_id
 #: variant -> the UNet folder that replaces the base one (the tiny tier's fine-tunes)
@@ -266,13 +266,14 @@ def generate(
 
     if warmup:
         run_batches(loaded, chunks[:1], 1, guidance, seed)
-    times = []
-    for _ in range(repeats):
-        device.synchronize(loaded.device)
-        start = time.perf_counter()
-        images = run_batches(loaded, chunks, steps, guidance, seed)
-        device.synchronize(loaded.device)
-        times.append(time.perf_counter() - start)
+    last = {}  # the images of the last timed run
+
+    def run():
+        last["images"] = run_batches(loaded, chunks, steps, guidance, seed)
+
+    sync = partial(device.synchronize, loaded.device)
+    timing = interleaved({"run": run}, repeats, warmup=0, per=len(prompts), sync=sync)["run"]
+    images = last["images"]
     record = {
         "prompts": prompts,
         "scheduler": scheduler,
@@ -289,7 +290,7 @@ def generate(
         "adapter_sources": {k: str(loaded.adapters[k]) for k in adapters},
         "fused": bool(loaded.fused),
         "device": device.device_name(loaded.device),
-        "ms_per_image": 1000 * statistics.median(times) / len(prompts),
+        "ms_per_image": timing.median_ms,
         "versions": _versions(),
     }
     if sent != prompts:

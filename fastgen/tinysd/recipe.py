@@ -173,11 +173,11 @@ def _fingerprint(stage: str, model_dir: Path) -> str:
     import hashlib
 
     from fastgen.book.imports import code_files
+    from fastgen.book.source_hash import digest
 
     h = hashlib.sha256()
-    for path in code_files("fastgen.tinysd.train", "fastgen.tinysd.lcm"):  # loop, data, ...
-        h.update(path.read_bytes())
+    h.update(digest(code_files("fastgen.tinysd.train", "fastgen.tinysd.lcm")).encode())
     if stage not in ("tiny-sd", "judge"):
-        for file in sorted((model_dir / "pipeline").rglob("*.safetensors")):
-            h.update(file.read_bytes())
+        base = model_dir / "pipeline"
+        h.update(digest(sorted(base.rglob("*.safetensors")), root=base).encode())
     return h.hexdigest()[:12]

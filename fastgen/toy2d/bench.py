@@ -11,8 +11,8 @@ from fastgen import atomic
 from fastgen.results import Study
 from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import noise_floor, reference, score_student, score_teacher
-from fastgen.toy2d.models import get_consistency, get_teacher
 from fastgen.toy2d.teachers import TeacherConfig
+from fastgen.toy2d.trained import get_consistency, get_teacher
 
 TEACHER_NFE = (1, 2, 4, 8, 16, 32, 64)
 STUDENT_STEPS = (1, 2, 4, 8)

@@ -73,17 +73,17 @@ class ConsistencyModel(nn.Module):
                 f"{self.sigma_max:g}], got values in [{sigma.min().item():g}, "
                 f"{sigma.max().item():g}]"
             )
-        if self.wraps_denoiser and not self.boundary:
-            return self.net(x, sigma.reshape(-1))
         if self.wraps_denoiser:
-            c_skip, c_out = denoiser_scalings(sigma, self.sigma_data, self.sigma_min)
-            return c_skip * x + c_out * self.net(x, sigma.reshape(-1))
-        c_skip, c_out = consistency_scalings(sigma, self.sigma_data, self.sigma_min)
-        c_in = torch.rsqrt(sigma**2 + self.sigma_data**2)
-        c_noise = 0.25 * torch.log(sigma)
+            out = self.net(x, sigma.reshape(-1))
+            scalings = denoiser_scalings
+        else:
+            c_in = torch.rsqrt(sigma**2 + self.sigma_data**2)
+            out = self.net(c_in * x, 0.25 * torch.log(sigma))
+            scalings = consistency_scalings
         if not self.boundary:
-            return self.net(c_in * x, c_noise)
-        return c_skip * x + c_out * self.net(c_in * x, c_noise)
+            return out
+        c_skip, c_out = scalings(sigma, self.sigma_data, self.sigma_min)
+        return c_skip * x + c_out * out
 
 
 def _as_column(sigma: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 
 import torch
 
 from fastgen._checks import check_steps
+from fastgen.timing import interleaved
 from fastgen.toy2d import data
 from fastgen.toy2d.consistency import ConsistencyModel, sample_consistency
 from fastgen.toy2d.metrics import sliced_wasserstein
@@ -73,14 +73,9 @@ class Score:
 
 
 def _timed(fn, repeats: int) -> tuple[torch.Tensor, float]:
-    """Run fn `repeats` times after one warm-up; (last result, median seconds)."""
-    out = fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return out, statistics.median(times)
+    """(fn's result, median seconds of `repeats` timed runs after it, `fastgen.timing`)."""
+    out = fn()  # also the warm-up
+    return out, statistics.median(interleaved({"run": fn}, repeats, warmup=0)["run"].seconds)
 
 
 def score_teacher(teacher, sampler, steps, ref, seed=1, repeats=3) -> Score:

@@ -24,7 +24,6 @@ from fastgen.toy2d.evaluate import (
     teacher_sigmas,
 )
 from fastgen.toy2d.metrics import sliced_wasserstein
-from fastgen.toy2d.models import get_adversarial, get_consistency, get_teacher
 from fastgen.toy2d.samplers import heun_step, nfe, sample_ddim, sample_euler, sample_heun
 from fastgen.toy2d.schedules import (
     SIGMA_MAX,
@@ -34,6 +33,7 @@ from fastgen.toy2d.schedules import (
     karras_sigmas,
 )
 from fastgen.toy2d.teachers import TeacherConfig
+from fastgen.toy2d.trained import get_adversarial, get_consistency, get_teacher
 
 #: Steps of the reference ODE solve ("the true endpoint"): Heun, 2 * 128 - 1 evaluations.
 REFERENCE_STEPS = 128

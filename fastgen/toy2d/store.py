@@ -19,11 +19,12 @@ from safetensors.torch import load_file, save_file
 
 from fastgen import runinfo
 from fastgen.book.imports import code_files
+from fastgen.book.source_hash import digest
 from fastgen.paths import BUILD_DIR
 
 #: The modules whose code trains and defines the models; the key covers them and everything
 #: they import (`fastgen.book.imports.code_files`), shared math included.
-_TRAINING_MODULES = ("fastgen.toy2d.models",)
+_TRAINING_MODULES = ("fastgen.toy2d.trained",)
 
 
 def store_dir() -> Path:
@@ -36,8 +37,7 @@ def config_key(config) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(dataclasses.asdict(config), sort_keys=True).encode())
     h.update(type(config).__name__.encode())
-    for path in code_files(*_TRAINING_MODULES):
-        h.update(path.read_bytes())
+    h.update(digest(code_files(*_TRAINING_MODULES)).encode())
     return h.hexdigest()[:16]
 
 

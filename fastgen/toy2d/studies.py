@@ -9,8 +9,8 @@ import dataclasses
 from fastgen.results import Study
 from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import noise_floor, reference, score_student
-from fastgen.toy2d.models import get_consistency
 from fastgen.toy2d.teachers import TeacherConfig
+from fastgen.toy2d.trained import get_consistency
 
 SEEDS = (0, 1, 2)
 #: The ablation's variants of the page's distillation recipe: config fields to change.

@@ -1,4 +1,5 @@
-"""Trained toy models on demand: load from the store, or train once and store."""
+"""Trained toy models on demand: load one from the store (`fastgen.toy2d.store`), or train it
+once and store it."""
 
 from __future__ import annotations
 
