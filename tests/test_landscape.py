@@ -35,6 +35,22 @@ def test_regions_read_the_thresholds_off_the_frontier():
     assert r.free_from == 100 and r.cheap_from == 10 and r.free_speedup == 10
 
 
+def test_regions_glue_their_boundaries_under_a_prefix():
+    from fastgen.book import glue
+
+    points = pts(*[(c, 1 / c + 0.01) for c in (1, 2, 5, 10, 20, 50, 100, 1000)])
+    regions(points, free_tol=0.01, cheap_tol=0.1).glue("t_")
+    assert {k: glue.GLUED[k] for k in ("t_free_from", "t_cheap_from", "t_free_x")} == {
+        "t_free_from": 100,
+        "t_cheap_from": 10,
+        "t_free_x": 10,
+    }
+    assert glue.GLUED["t_cheap_text"] == "from 10 NFE"
+    # a cheap region that starts with the free one is said to be none
+    regions(points, free_tol=0.1, cheap_tol=0.1).glue("u_")
+    assert glue.GLUED["u_cheap_text"].startswith("none:")
+
+
 def test_regions_refuse_bad_thresholds():
     with pytest.raises(ValueError, match="free_tol <= cheap_tol"):
         regions(pts((1, 1.0)), free_tol=0.2, cheap_tol=0.1)

@@ -215,3 +215,20 @@ def test_a_fused_setting_is_measured_fused_and_unfused_after(loaded, tiny_dir):
     assert fused.images.dtype == torch.uint8  # results keep 8-bit images
     assert (fused.images.int() - active.images.int()).abs().max() <= 1  # one level of 255
     sd.unload_adapters(loaded)
+
+
+def test_an_adapters_anatomy_states_and_glues_its_share_of_the_unet():
+    from fastgen.book import glue
+    from fastgen.sd.experiments import LoRAAnatomy
+
+    a = LoRAAnatomy(
+        "lcm", rank=4, parameters=2_000, file_bytes=8_500_000, modules=10, base_parameters=25_000
+    )
+    assert "2,000 parameters (8.0% of the UNet's 25,000)" in a.summary()
+    a.glue("x_")
+    assert [glue.GLUED[f"x_{k}"] for k in ("rank", "params", "frac", "mb")] == [
+        4,
+        "2,000",
+        8.0,
+        8.5,
+    ]

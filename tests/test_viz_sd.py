@@ -93,7 +93,7 @@ def test_pareto_points_are_drawn_per_sampler_with_their_step_counts():
 def test_the_noise_floor_label_sits_on_its_line_on_the_log_axis():
     import math
 
-    from fastgen.viz.toy2d import quality_vs_nfe_figure
+    from fastgen.viz.toy_scores import quality_vs_nfe_figure
 
     rows = [
         {"method": "teacher", "sampler": "euler", "nfe": n, "distance": 1 / n, "seconds": 0.01}

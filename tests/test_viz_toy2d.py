@@ -33,7 +33,7 @@ def test_matching_teacher_is_the_cheapest_teacher_setting_at_least_as_good():
 
 
 def test_quality_chart_labels_the_off_scale_point_and_states_the_headline():
-    from fastgen.viz.toy2d import quality_vs_nfe_figure
+    from fastgen.viz.toy_scores import quality_vs_nfe_figure
 
     fig = quality_vs_nfe_figure(_bench())
     texts = [a.text for a in fig.layout.annotations]
@@ -44,7 +44,7 @@ def test_quality_chart_labels_the_off_scale_point_and_states_the_headline():
 
 
 def test_restart_error_bars_span_the_seeds():
-    from fastgen.viz.toy2d import restarts_figure
+    from fastgen.viz.toy_scores import restarts_figure
 
     fig = restarts_figure({"m": {1: spread([1.0, 2.0, 3.0]), 2: spread([0.5, 0.6])}}, floor=0.1)
     (trace,) = fig.data
@@ -84,3 +84,17 @@ def test_trajectories_are_numbered_and_start_marked():
     assert any(
         t.text and t.text[0].startswith("a: sigma=1") for t in fig.data if t.mode == "markers+text"
     )
+
+
+def test_modes_chart_has_one_bar_per_student_in_each_panel():
+    from types import SimpleNamespace
+
+    from fastgen.viz.toy_scores import modes_figure
+
+    students = [
+        SimpleNamespace(name=n, distance=d, report=SimpleNamespace(sharp=s, modes_covered=m))
+        for n, d, s, m in (("cd", 0.2, 0.5, 8), ("gan", 0.9, 0.9, 3))
+    ]
+    fig = modes_figure(students)
+    assert [list(t.y) for t in fig.data] == [[0.2, 0.9], [50.0, 90.0], [8, 3]]
+    assert all(list(t.x) == ["cd", "gan"] for t in fig.data)

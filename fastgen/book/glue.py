@@ -4,6 +4,8 @@ the numbers a paragraph quotes right under it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 GLUED: dict[str, object] = {}
 
 try:
@@ -20,6 +22,13 @@ def glue(name: str, value, display: bool = True):
     if display:
         return value
     return None
+
+
+def glue_values(values: Mapping[str, object], prefix: str = "") -> None:
+    """Glue each of `values` under `prefix + name`, none displayed: a measurement cell hands its
+    numbers to the prose in one call (`{glue:text}` refers to them by the full name)."""
+    for name, value in values.items():
+        glue(prefix + name, value, display=False)
 
 
 def show(*names: str) -> None:

@@ -47,6 +47,28 @@ class Regions:
         """How much cheaper than the most expensive measured point the free region reaches."""
         return self.max_cost / self.free_from
 
+    @property
+    def cheap_text(self) -> str:
+        """Where the cheap region starts, in words ('none' when it starts with the free one)."""
+        if self.cheap_from < self.free_from:
+            return f"from {self.cheap_from:g} NFE"
+        return "none: below the free region every removed step costs visible quality"
+
+    def summary(self) -> str:
+        return (
+            f"reference loss {self.reference:.4g}; free from {self.free_from:g} NFE "
+            f"({self.free_speedup:.0f}x below the most expensive point), cheap from "
+            f"{self.cheap_from:g} NFE"
+        )
+
+    def glue(self, prefix: str) -> None:
+        """`prefix`free_from, cheap_from, free_x (the free region's speed-up), cheap_text."""
+        from fastgen.book.glue import glue_values
+
+        values = {"free_from": self.free_from, "cheap_from": self.cheap_from}
+        values |= {"free_x": self.free_speedup, "cheap_text": self.cheap_text}
+        glue_values(values, prefix)
+
 
 def regions(points: list[Point], free_tol: float, cheap_tol: float) -> Regions:
     """Where the frontier's loss stays within `free_tol` (absolute) of the reference, and where

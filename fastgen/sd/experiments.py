@@ -114,6 +114,22 @@ class LoRAAnatomy:
     def fraction(self) -> float:
         return self.parameters / self.base_parameters
 
+    def summary(self) -> str:
+        """'rank 16, 84 adapted matrices, 1,234 parameters (8.0% of the UNet's ...), file ...'."""
+        return (
+            f"rank {self.rank}, {self.modules} adapted matrices, {self.parameters:,} parameters "
+            f"({100 * self.fraction:.1f}% of the UNet's {self.base_parameters:,}), "
+            f"file {self.file_bytes / 1e6:.2f} MB"
+        )
+
+    def glue(self, prefix: str) -> None:
+        """`prefix`rank, params (with thousands separators), frac (% of the UNet), mb."""
+        from fastgen.book.glue import glue_values
+
+        values = {"rank": self.rank, "params": f"{self.parameters:,}"}
+        values |= {"frac": 100 * self.fraction, "mb": self.file_bytes / 1e6}
+        glue_values(values, prefix)
+
 
 def anatomy_of(state: dict[str, torch.Tensor]) -> tuple[int, int, int]:
     """(rank, UNet parameters, UNet modules) of a LoRA state dict in either key format."""

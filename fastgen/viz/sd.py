@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from fastgen.viz.theme import COLORS, SUBTITLE_PX, title_layout
@@ -64,36 +63,4 @@ def sweep_figure(
         legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"),
     )
     fig.update_xaxes(title=x_title, type="log" if log_x else "linear")
-    return fig
-
-
-def modes_figure(students: list) -> go.Figure:
-    """Bars per one-step student: distance to data, share of sharp samples, modes covered."""
-    names = [s.name for s in students]
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        subplot_titles=[
-            "distance to data (lower is better)",
-            "sharp samples (%)",
-            "modes covered (of 8)",
-        ],
-        horizontal_spacing=0.08,
-    )
-    values = [
-        [s.distance for s in students],
-        [100 * s.report.sharp for s in students],
-        [s.report.modes_covered for s in students],
-    ]
-    for c, vals in enumerate(values):
-        fig.add_bar(
-            x=names,
-            y=vals,
-            marker_color=[COLORS[k % len(COLORS)] for k in range(len(names))],
-            showlegend=False,
-            hovertemplate="%{x}: %{y:.3g}<extra></extra>",
-            row=1,
-            col=c + 1,
-        )
-    fig.update_layout(template="fastgen", height=420, margin=dict(b=120))
     return fig
