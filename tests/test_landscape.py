@@ -88,3 +88,25 @@ def test_the_static_table_is_the_grid():
             assert text.replace("same_level", "same level") == cell.verdict + "*" * bool(
                 cell.evidence
             )
+
+
+def test_grid_evidence_has_one_line_for_every_measured_cell():
+    from types import SimpleNamespace as NS
+
+    from fastgen.landscape.composability import measured_pairs
+    from fastgen.landscape.evidence import KitchenSink, SolverOnTeachers, grid_evidence
+
+    result = NS(score_text=lambda: "99%", summary=lambda *a: "99%", record={"nfe_per_image": 8})
+    student = NS(report=NS(sharp=0.5), distance=0.1)
+    evidence = grid_evidence(
+        "tiny-sd",
+        {"flow": NS(cd_one_step=0.1), "vp": NS(cd_one_step=0.2)},
+        {"ADD hybrid": student, "consistency distillation": student},
+        {"style LoRA, DPM-Solver++ 20": result, "LCM-LoRA + style LoRA, 4 steps": result},
+        KitchenSink({4: 0.1}, {4: 0.2}, {4: 0.3}, result, result),
+        SolverOnTeachers((3, 5), (0.1, 0.2), (0.3, 0.4)),
+    )
+    assert set(evidence) == {cell.evidence for _, _, cell in measured_pairs()}
+    assert evidence["solver_on_teachers"] == (
+        "DPM-Solver++ at 3 steps: flow 0.1000 vs VP 0.3000, 5 steps: flow 0.2000 vs VP 0.4000"
+    )

@@ -179,3 +179,39 @@ def kitchen_sink(loaded: sd.Loaded | None, steps=(2, 4, 8), samples: int = 8000)
         )
         sd_solver = sdx.run(loaded, stacked_setting)
     return KitchenSink(own, stacked, alone, sd_own, sd_solver)
+
+
+def grid_evidence(
+    model: str,
+    teachers: dict,
+    students: dict,
+    combo: dict[str, Result],
+    sink: KitchenSink,
+    solver: SolverOnTeachers,
+) -> dict[str, str]:
+    """One line of measurement behind each measured cell of the composability grid, keyed by
+    the cells' `evidence` names (`fastgen.landscape.composability.CELLS`). `teachers`: the toy
+    teacher comparison by kind; `students`: the one-step students by name; `combo`: the SD
+    composition results; `model`: the tier's model name for the prose."""
+    add, cd8 = students["ADD hybrid"], students["consistency distillation"]
+    style = combo["style LoRA, DPM-Solver++ 20"]
+    both = combo["LCM-LoRA + style LoRA, 4 steps"]
+    on_teachers = ", ".join(
+        f"{k} steps: flow {f:.4f} vs VP {v:.4f}"
+        for k, f, v in zip(solver.steps, solver.flow, solver.vp, strict=True)
+    )
+    return {
+        "solver_on_teachers": f"DPM-Solver++ at {on_teachers}",
+        "teacher_for_distillation": f"1-step CD from a flow teacher "
+        f"{teachers['flow'].cd_one_step:.4f}, from a VP teacher {teachers['vp'].cd_one_step:.4f}",
+        "solver_on_consistency": f"toy CM, 4 evaluations: own sampling {sink.toy_own[4]:.4f}, "
+        f"DPM-Solver++ {sink.toy_solver[4]:.4f}; {model} LCM-LoRA 4 steps: LCM scheduler: "
+        f"{sink.sd_own.score_text()}, DPM-Solver++: {sink.sd_solver.score_text()}",
+        "style_with_solver": f"style LoRA + DPM-Solver++ 20: {style.summary('style')}",
+        "lcm_with_style": f"LCM-LoRA + style LoRA, 4 steps: {both.summary('style')}, "
+        f"{both.record['nfe_per_image']} UNet calls per image (style alone at 20 steps: "
+        f"{style.record['nfe_per_image']})",
+        "consistency_then_adversarial": f"eight Gaussians, 1 step: sharp "
+        f"{100 * cd8.report.sharp:.1f}% (CD) -> {100 * add.report.sharp:.1f}% "
+        f"(CD + adversarial), distance {cd8.distance:.4f} -> {add.distance:.4f}",
+    }
