@@ -165,35 +165,43 @@ def test_generation_is_micro_batched_and_results_keep_uint8(gpu):
     assert result.clip_score is not None and result.distance is None
 
 
-def test_every_gpu_experiment_fits_the_cell_budget(gpu, monkeypatch):
-    """Defect 6: count UNet evaluations (images through the UNet) of each experiment a page
-    runs on the gpu tier; none may exceed the per-cell budget (about a minute on an A100).
-
-    The count is the pipeline's and the experiments' doing, not the weights': the UNet and the
-    decoder are replaced by stubs of the right shapes (zeros), so the count runs in seconds
-    (the fp16 convolutions of the real ones are slow on a CPU; the page tests run those)."""
+@pytest.fixture
+def unet_calls(monkeypatch) -> list[int]:
+    """Every UNet and decoder in this process replaced by stubs of the right shapes (zeros);
+    yields the running count of images through the UNet. For tests of what the pipeline and
+    the experiments do (how many calls, which rows), not of the weights: the fp16 convolutions
+    of the real modules are slow on a CPU, and the page tests run those."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from diffusers.models.autoencoders.vae import DecoderOutput
     from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
-    from fastgen.landscape import evidence as ev
-    from fastgen.sd.wallclock import time_settings
-
     count = [0]
-    unet, vae = gpu.pipe.unet, gpu.pipe.vae
-    up = 2 ** (len(vae.config.block_out_channels) - 1)
 
-    def unet_stub(sample, timestep, encoder_hidden_states=None, *args, return_dict=True, **kw):
+    def unet_stub(self, sample, timestep, encoder_hidden_states=None, *a, return_dict=True, **k):
         count[0] += sample.shape[0]
         out = torch.zeros_like(sample)
         return UNet2DConditionOutput(sample=out) if return_dict else (out,)
 
-    def decode_stub(z, return_dict=True, generator=None):
+    def decode_stub(self, z, return_dict=True, generator=None):
+        up = 2 ** (len(self.config.block_out_channels) - 1)
         n, _, h, w = z.shape
-        out = torch.zeros(n, vae.config.out_channels, h * up, w * up, dtype=z.dtype)
+        out = torch.zeros(n, self.config.out_channels, h * up, w * up, dtype=z.dtype)
         return DecoderOutput(sample=out) if return_dict else (out,)
 
-    monkeypatch.setattr(unet, "forward", unet_stub)
-    monkeypatch.setattr(vae, "decode", decode_stub)
+    monkeypatch.setattr(UNet2DConditionModel, "forward", unet_stub)
+    monkeypatch.setattr(AutoencoderKL, "decode", decode_stub)
+    return count
+
+
+def test_every_gpu_experiment_fits_the_cell_budget(gpu, unet_calls):
+    """Defect 6: count UNet evaluations (images through the UNet) of each experiment a page
+    runs on the gpu tier; none may exceed the per-cell budget (about a minute on an A100).
+    The count is the pipeline's and the experiments' doing, so stubs stand in for the UNet and
+    the decoder (`unet_calls`)."""
+    from fastgen.landscape import evidence as ev
+    from fastgen.sd.wallclock import time_settings
+
+    count = unet_calls
     experiments = {
         "adapter_difference": lambda: ex.adapter_difference(gpu),
         "fusing": lambda: ex.fusing(gpu),
@@ -259,17 +267,22 @@ def run_cli(*args, env=None, timeout=600):
     )
 
 
-def test_bench_sd_gpu_quick_prints_every_row_and_writes_json(gpu_standin, tmp_path):
-    out = tmp_path / "bench.json"
-    done = run_cli("bench", "sd", "--tier", "gpu", "--quick", "--json", str(out))
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text())
+def test_bench_sd_gpu_quick_prints_every_row_and_writes_json(
+    gpu_standin, unet_calls, tmp_path, capsys
+):
+    """`bench sd --tier gpu --quick` as the command line runs it (in this process, so the UNet
+    stubs apply): every suite row printed and in the JSON, each with a CLIP score."""
+    from fastgen.cli import main
     from fastgen.sd.bench import suite_rows
 
+    out = tmp_path / "bench.json"
+    assert main(["bench", "sd", "--tier", "gpu", "--quick", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
     assert result["tier"] == "gpu" and result["seeds"] == 1
     assert [r["label"] for r in result["rows"]] == [s.name for _, s, _, _ in suite_rows("gpu")]
-    assert all(r["clip_score"] is not None for r in result["rows"])
-    assert "CLIP" in done.stdout and len(done.stdout.splitlines()) >= len(result["rows"]) + 1
+    assert all(r["clip_score"] is not None for r in result["rows"]) and unet_calls[0] > 0
+    assert "CLIP" in printed and len(printed.splitlines()) >= len(result["rows"]) + 1
 
 
 def test_fetch_downloads_only_the_listed_files(monkeypatch, tmp_path):
