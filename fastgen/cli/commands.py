@@ -177,7 +177,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    # bad paths are answered before torch and the pipeline load
+    # bad paths are answered before torch loads
     if args.out.suffix.lower() != ".png":
         raise SystemExit(f"error: --out must name a .png file, got {args.out}")
     if not args.out.parent.is_dir():
@@ -186,6 +186,14 @@ def cmd_generate(args) -> int:
 
     import torch
 
+    from fastgen.sd.shapes import parse_caption
+    from fastgen.sd.tiers import resolve_tier
+
+    try:  # and a prompt the tiny model cannot draw, before diffusers loads
+        if resolve_tier(args.tier) == "tiny":
+            parse_caption(args.prompt)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     from fastgen.sd import pipeline as sd
     from fastgen.sd.images import save_png
 
