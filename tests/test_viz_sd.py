@@ -11,6 +11,14 @@ from fastgen.viz.images import image_grid_figure
 from fastgen.viz.landscape import curve_figure, grid_figure, pareto_figure
 
 
+def test_image_grid_prints_each_rows_prompt_beside_it():
+    images = torch.rand(2, 3, 8, 8)
+    fig = image_grid_figure({"a": images, "b": images}, ["a red circle on the left", "p2"])
+    rows = [a for a in fig.layout.annotations if a.xref == "paper" and a.xanchor == "right"]
+    assert [a.text for a in rows] == ["a red circle<br>on the left", "p2"]
+    assert rows[0].y > rows[1].y  # first prompt beside the top row
+
+
 def test_image_grid_has_one_trace_per_image_and_checks_columns():
     images = torch.rand(3, 3, 8, 8)
     fig = image_grid_figure({"a": images, "b": images}, ["p1", "p2", "p3"])
