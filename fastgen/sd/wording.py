@@ -19,6 +19,7 @@ class TierWords:
     tolerances: str  # where the two tolerances come from
     noise: float  # a difference of quality smaller than this is called noise
     curve_spread: str  # what the SD curve's points carry as their spread
+    adapter_share: str  # how this tier's LCM-LoRA compares in size with SD v1.5's
 
 
 TINY = TierWords(
@@ -32,6 +33,9 @@ TINY = TierWords(
     noise=6.0,
     curve_spread="Each SD point carries its 95% Wilson interval: differences inside the bars "
     "are noise.",
+    adapter_share="On tiny-sd's small UNet this build's adapter is a far larger share of the "
+    "model (the percentage above): read this page's findings about the adapter's reach "
+    "(universality, below) as findings about a relatively large adapter.",
 )
 GPU = TierWords(
     model="SD v1.5",
@@ -44,6 +48,7 @@ GPU = TierWords(
     noise=1.0,
     curve_spread="A CLIP score is not a proportion, so the SD points carry no interval; read "
     "differences under a point as noise.",
+    adapter_share="This build ran SD v1.5 itself: the share above is the published adapter's.",
 )
 
 
