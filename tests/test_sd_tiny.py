@@ -417,7 +417,7 @@ def test_training_noise_ignores_a_swapped_sampler():
 
 
 def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path):
-    from fastgen.tinysd.train import vae_recipe
+    from fastgen.tinysd.recipe import vae_recipe
     from fastgen.tinysd.trial import ATTRIBUTES, VAE_HEADER, format_vae_row, vae_trial
 
     config = replace(vae_recipe(2), batch=4)
@@ -459,8 +459,7 @@ def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
 
 
 def test_a_trial_starts_from_the_shipped_recipe():
-    from fastgen.tinysd.recipe import VAE_STEPS
-    from fastgen.tinysd.train import unet_recipe, vae_recipe
+    from fastgen.tinysd.recipe import VAE_STEPS, unet_recipe, vae_recipe
     from fastgen.tinysd.trial import recipe_with
 
     assert recipe_with("unet") == unet_recipe(4000)

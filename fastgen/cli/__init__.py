@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("what", choices=["unet", "vae"])
     p.add_argument("--steps", type=args.count, default=None, help="default 4000 (unet), 1800 (vae)")
-    # every other option defaults to the shipped recipe's value (`fastgen.tinysd.train.*_recipe`)
+    # every other option defaults to the shipped recipe's value (`fastgen.tinysd.recipe.*_recipe`)
     p.add_argument("--decay-steps", type=int, default=None, help="unet: final cosine decay")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--batch", type=args.count, default=None)

@@ -8,6 +8,11 @@ say exactly what produced them.
     python -m fastgen train lcm-lora    # LCM-LoRA distilled from the base -> lcm-lora/
     python -m fastgen train style-lora  # "outlined" style LoRA -> style-lora/
     python -m fastgen train paper       # a fine-tune on paper backgrounds -> paper-unet/
+
+Every shipped hyperparameter is here: each stage's steps (`STAGES`), and its config
+(`vae_recipe`, `unet_recipe`, `style_lora_recipe`, `paper_recipe`, `lcm_lora_recipe`); the
+judge's training is the library's own (`fastgen.sd.judge.train_judge`), since the pages score
+with it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pathlib import Path
 import torch
 
 from fastgen._checks import check_choice
+from fastgen.sd import shapes
+from fastgen.tinysd.config import TrainConfig
 from fastgen.tinysd.lcm import LCMLoRAConfig
 
 #: stage -> (what it writes in the model folder, default training steps)
@@ -36,6 +43,57 @@ MODEL_STAGES = tuple(s for s in STAGES if s != "judge")
 #: autoencoder steps of the tiny-sd stage (its UNet steps are the stage's steps)
 VAE_STEPS = 1800
 STYLE_LORA_RANK = 8
+
+
+def vae_recipe(steps: int) -> TrainConfig:
+    """The shipped autoencoder's training. It sees every style and background, as SD's VAE sees
+    all of its data, so the style LoRA and the fine-tuned variant share it. L1 plus 10 times the
+    squared error, from a posterior std near 0.14 (logvar offset -4); what else was tried:
+    `fastgen/sd/weights/tiny-sd/NOTES.md`."""
+    return TrainConfig(
+        steps=steps,
+        lr=3e-3,
+        schedule="cosine",
+        styles=shapes.STYLES,
+        backgrounds=tuple(shapes.BACKGROUNDS),
+        logvar_offset=-4.0,
+        mse_weight=10.0,
+    )
+
+
+def unet_recipe(steps: int) -> TrainConfig:
+    """The shipped UNet + text encoder training: constant 5e-4 with a cosine decay over the last
+    3000 steps; a truncated-SNR warm-up for the first 1500 steps (layout first), then the plain
+    epsilon loss; batches drawn from a pool of 65,536 images encoded once (never more images
+    than the run draws)."""
+    batch = 64
+    return TrainConfig(
+        steps=steps,
+        batch=batch,
+        lr=5e-4,
+        decay_steps=min(3000, steps),
+        weighting="truncated-snr",
+        snr_floor=0.3,
+        weighting_until=1500,
+        pool=min(65_536, batch * steps),
+    )
+
+
+def style_lora_recipe(steps: int) -> TrainConfig:
+    """The shipped style LoRA's training: the outlined style alone, batch 32, 1e-3."""
+    return TrainConfig(steps=steps, batch=32, lr=1e-3, styles=("outlined",))
+
+
+def paper_recipe(steps: int) -> TrainConfig:
+    """The shipped fine-tune: paper backgrounds, batch 64, a constant 2e-4 (why that rate:
+    `fastgen/sd/weights/tiny-sd/NOTES.md`)."""
+    return TrainConfig(steps=steps, batch=64, lr=2e-4, backgrounds=("paper",))
+
+
+def lcm_lora_recipe(steps: int) -> LCMLoRAConfig:
+    """The shipped LCM-LoRA distillation: `LCMLoRAConfig`'s defaults, whose values are
+    explained in `fastgen/sd/weights/tiny-sd/NOTES.md`."""
+    return LCMLoRAConfig(steps=steps)
 
 
 def _versions() -> dict:
@@ -94,7 +152,6 @@ def run_stage(
     record it. Later stages start from the base model already in `model_dir`."""
     from fastgen.sd import judge as judge_mod
     from fastgen.tinysd import train
-    from fastgen.tinysd.config import TrainConfig
     from fastgen.tinysd.lcm import train_lcm_lora
     from fastgen.tinysd.loop import is_main_process, processes, wait_for_everyone
     from fastgen.tinysd.lora import replace_dir
@@ -119,7 +176,7 @@ def run_stage(
     speed_before = reference_step_ms()  # and after: this machine's speed drifts by the hour
     if stage == "tiny-sd":
         # built in the work folder and moved into place whole
-        record = train.train_tiny_sd(work_dir, vae_steps, steps, progress)
+        record = train.train_tiny_sd(work_dir, vae_recipe(vae_steps), unet_recipe(steps), progress)
         if is_main_process():
             replace_dir(work_dir / "pipeline", model_dir / "pipeline")
         command += f" --vae-steps {vae_steps}"
@@ -129,16 +186,15 @@ def run_stage(
     elif stage == "lcm-lora":
         record = train_lcm_lora(
             _base_pipeline(model_dir),
-            LCMLoRAConfig(steps=steps),
+            lcm_lora_recipe(steps),
             work_dir,
             model_dir / "lcm-lora",
             progress,
         )
     elif stage == "style-lora":
-        config = TrainConfig(steps=steps, batch=32, lr=1e-3, styles=("outlined",))
         record = train.train_style_lora(
             _base_pipeline(model_dir),
-            config,
+            style_lora_recipe(steps),
             STYLE_LORA_RANK,
             work_dir,
             model_dir / "style-lora",
@@ -146,9 +202,7 @@ def run_stage(
         )
     else:  # paper
         pipe = _base_pipeline(model_dir)
-        # a constant 2e-4: why, in fastgen/sd/weights/tiny-sd/NOTES.md
-        config = TrainConfig(steps=steps, batch=64, lr=2e-4, backgrounds=("paper",))
-        record = train.finetune_unet(pipe, config, work_dir, "paper", progress)
+        record = train.finetune_unet(pipe, paper_recipe(steps), work_dir, "paper", progress)
         if is_main_process():
             pipe.unet.to("cpu").save_pretrained(work_dir / "paper-unet", safe_serialization=True)
             replace_dir(work_dir / "paper-unet", model_dir / "paper-unet")
@@ -176,7 +230,7 @@ def _fingerprint(stage: str, model_dir: Path) -> str:
     from fastgen.book.source_hash import digest
 
     h = hashlib.sha256()
-    h.update(digest(code_files("fastgen.tinysd.train", "fastgen.tinysd.lcm")).encode())
+    h.update(digest(code_files("fastgen.tinysd.recipe")).encode())  # the recipes, the trainers
     if stage not in ("tiny-sd", "judge"):
         base = model_dir / "pipeline"
         h.update(digest(sorted(base.rglob("*.safetensors")), root=base).encode())

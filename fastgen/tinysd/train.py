@@ -170,53 +170,21 @@ def train_style_lora(
     return {**record, "rank": rank, "lora_parameters": sum(v.numel() for v in state.values())}
 
 
-def vae_recipe(steps: int) -> TrainConfig:
-    """The shipped autoencoder's training. It sees every style and background, as SD's VAE sees
-    all of its data, so the style LoRA and the fine-tuned variant share it. L1 plus 10 times the
-    squared error, from a posterior std near 0.14 (logvar offset -4); what else was tried:
-    `fastgen/sd/weights/tiny-sd/NOTES.md`."""
-    return TrainConfig(
-        steps=steps,
-        lr=3e-3,
-        schedule="cosine",
-        styles=shapes.STYLES,
-        backgrounds=tuple(shapes.BACKGROUNDS),
-        logvar_offset=-4.0,
-        mse_weight=10.0,
-    )
-
-
-def unet_recipe(steps: int) -> TrainConfig:
-    """The shipped UNet + text encoder training: constant 5e-4 with a cosine decay over the last
-    3000 steps; a truncated-SNR warm-up for the first 1500 steps (layout first), then the plain
-    epsilon loss; batches drawn from a pool of 65,536 images encoded once (never more images
-    than the run draws)."""
-    batch = 64
-    return TrainConfig(
-        steps=steps,
-        batch=batch,
-        lr=5e-4,
-        decay_steps=min(3000, steps),
-        weighting="truncated-snr",
-        snr_floor=0.3,
-        weighting_until=1500,
-        pool=min(65_536, batch * steps),
-    )
-
-
-def train_tiny_sd(out_dir: Path, vae_steps: int, unet_steps: int, progress: bool = True) -> dict:
+def train_tiny_sd(
+    out_dir: Path, vae_config: TrainConfig, unet_config: TrainConfig, progress: bool = True
+) -> dict:
     """The whole base-model chain: autoencoder, latent scale, UNet + text encoder; saves the
     pipeline (safetensors) to `out_dir/pipeline` and returns a record of what produced it.
-    (The shipped step counts live in `fastgen.tinysd.recipe`.)"""
+    (The shipped configs are `fastgen.tinysd.recipe.vae_recipe` and `unet_recipe`.)"""
     from fastgen.sd.tiny import TinySDConfig, build_pipeline
 
     config = TinySDConfig()
     pipe = build_pipeline(config)
     run_dir = out_dir / "checkpoints"
-    vae_record = train_vae(pipe.vae, vae_recipe(vae_steps), run_dir, progress)
+    vae_record = train_vae(pipe.vae, vae_config, run_dir, progress)
     scale = latent_scale(pipe.vae, torch.Generator().manual_seed(123))
     pipe.vae.register_to_config(scaling_factor=scale)
-    unet_record = train_unet(pipe, unet_recipe(unet_steps), run_dir, progress)
+    unet_record = train_unet(pipe, unet_config, run_dir, progress)
     if is_main_process():
         pipe.to("cpu").save_pretrained(out_dir / "pipeline", safe_serialization=True)
     return {

@@ -28,8 +28,7 @@ def recipe_with(what: str, steps: int | None = None, **given) -> TrainConfig:
     decay, so `decay_steps` is ignored for it; the UNet trial uses the shipped autoencoder, so
     `logvar_offset` and `mse_weight` are ignored for it."""
     from fastgen._checks import check_choice
-    from fastgen.tinysd.recipe import VAE_STEPS
-    from fastgen.tinysd.train import unet_recipe, vae_recipe
+    from fastgen.tinysd.recipe import VAE_STEPS, unet_recipe, vae_recipe
 
     check_choice(what, ("unet", "vae"), "what")
     if what == "vae":
@@ -119,7 +118,7 @@ def vae_trial(config: TrainConfig, work_dir: Path, n: int = 256) -> list[dict]:
     """[shipped, trial] rows of {"name", "seconds", "l1", "<style>/<background>": % of
     reconstructions the judge reads as the right colour, shape, position, style and background,
     and per attribute ("colour", ...) the % read right over all looks} on `n` held-out images
-    per look; the trial trains with `config` (start from `fastgen.tinysd.train.vae_recipe`) from
+    per look; the trial trains with `config` (start from `fastgen.tinysd.recipe.vae_recipe`) from
     the shipped model's initial weights."""
     from diffusers import AutoencoderKL
 
