@@ -63,7 +63,7 @@ def image_grid_figure(
     fig = make_subplots(
         rows=n,
         cols=len(names),
-        column_titles=names,
+        column_titles=[_two_lines(name) for name in names],
         horizontal_spacing=0.02,
         vertical_spacing=0.02 if n > 1 else 0.0,
     )
@@ -78,6 +78,7 @@ def image_grid_figure(
                 row=r + 1,
                 col=c + 1,
             )
+    fig.update_annotations(font_size=12)  # the column titles, on two lines if long
     for r, label in enumerate(row_labels or []):  # printed beside the row, not only on hover
         low, high = fig.get_subplot(r + 1, 1).yaxis.domain
         fig.add_annotation(
