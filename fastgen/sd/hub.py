@@ -50,6 +50,12 @@ SD15 = HubRepo(
     ),
     "Stable Diffusion v1.5, fp16 (Rombach et al. 2022)",
 )
+#: published sizes the pages compare with (not read from files): SD v1.5's UNet, about 860M
+#: parameters (CompVis' Stable Diffusion v1 README), and its LCM-LoRA, about 67.5M (Luo et al.
+#: 2023b, the LCM-LoRA report)
+SD15_UNET_PARAMETERS = 860e6
+SD15_LCM_LORA_PARAMETERS = 67.5e6
+
 LCM_LORA = HubRepo(
     "latent-consistency/lcm-lora-sdv1-5",
     ("pytorch_lora_weights.safetensors",),
