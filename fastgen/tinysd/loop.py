@@ -26,11 +26,17 @@ from fastgen.tinysd.config import learning_rate
 from fastgen.tinysd.data import batches
 
 
+def _cpu_only() -> bool:
+    """Whether Accelerate is to run on the CPU (no CUDA device here): one answer for the process
+    state and the loop's Accelerator, which share that state."""
+    return not torch.cuda.is_available()
+
+
 def _state():
     """Accelerate's process state (rank, world size, device), created once per process."""
     from accelerate import PartialState
 
-    return PartialState(cpu=not torch.cuda.is_available())
+    return PartialState(cpu=_cpu_only())
 
 
 def device() -> torch.device:
@@ -114,7 +120,7 @@ def _own_stream(generator: torch.Generator, rank: int, start: int) -> None:
         generator.manual_seed(seed % 2**63)
 
 
-def _same_everywhere(accelerator, tensors: list[torch.Tensor]) -> None:
+def _same_everywhere(tensors: list[torch.Tensor]) -> None:
     """Give every process the main process's copy (weights built from the same seed already
     agree; this makes it so whatever the initialisation did)."""
     from accelerate.utils import broadcast
@@ -165,7 +171,7 @@ def resumable_loop(
     from accelerate import Accelerator
     from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(cpu=_cpu_only())
     world, rank = accelerator.num_processes, accelerator.process_index
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / f"{name}.safetensors"
@@ -174,7 +180,7 @@ def resumable_loop(
     start, before, last = resume_checkpoint(ckpt, saved, opt, generator)
     _own_stream(generator, rank, start)
     if world > 1:
-        _same_everywhere(accelerator, [t for m in saved.values() for t in m.state_dict().values()])
+        _same_everywhere([t for m in saved.values() for t in m.state_dict().values()])
     t0 = time.perf_counter()  # counts building the data (a latent pool) too
     data = (make_data or (lambda gen: batches(config, gen)))(generator)
     for module in modules.values():

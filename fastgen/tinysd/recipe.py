@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import platform
 from pathlib import Path
 
 import torch
 
+from fastgen import atomic
 from fastgen._checks import check_choice
 from fastgen.sd import shapes
 from fastgen.tinysd.config import TrainConfig
@@ -118,9 +118,7 @@ def read_record(model_dir: Path) -> dict:
 def _write_record(model_dir: Path, stage: str, record: dict) -> None:
     records = read_record(model_dir)
     records[stage] = record
-    tmp = model_dir / "record.json.tmp"
-    tmp.write_text(json.dumps(records, indent=2) + "\n")
-    os.replace(tmp, model_dir / "record.json")
+    atomic.write_text(model_dir / "record.json", json.dumps(records, indent=2) + "\n")
 
 
 def _base_pipeline(model_dir: Path):
