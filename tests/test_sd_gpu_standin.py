@@ -274,13 +274,18 @@ def test_bench_sd_gpu_quick_prints_every_row_and_writes_json(
     stubs apply): every suite row printed and in the JSON, each with a CLIP score."""
     from fastgen.cli import main
     from fastgen.sd.bench import suite_rows
+    from fastgen.sd.guidance import GPU_GUIDANCE
 
     out = tmp_path / "bench.json"
     assert main(["bench", "sd", "--tier", "gpu", "--quick", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
     assert result["tier"] == "gpu" and result["seeds"] == 1
-    assert [r["label"] for r in result["rows"]] == [s.name for _, s, _, _ in suite_rows("gpu")]
+    assert [r["label"] for r in result["rows"]] == [
+        s.name for _, s, _, _ in suite_rows("gpu", GPU_GUIDANCE)
+    ]
+    assert result["teacher_guidance"]["chosen"] == GPU_GUIDANCE
+    assert {r["guidance"] for r in result["rows"] if not r["adapters"]} >= {GPU_GUIDANCE}
     assert all(r["clip_score"] is not None for r in result["rows"]) and unet_calls[0] > 0
     assert "CLIP" in printed and len(printed.splitlines()) >= len(result["rows"]) + 1
 

@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from fastgen.sd import pipeline as sd
-from fastgen.sd.bench import BASE, lcm
+from fastgen.sd.bench import base, lcm
 from fastgen.sd.evaluate import evaluate, load_tiny_judge
+from fastgen.sd.guidance import base_guidance, best_guidance
 from fastgen.tinysd.recipe import STAGES, read_record
 
 MODEL = sd.tiny_model_dir()
 CARD = json.loads((MODEL / "card.json").read_text())
+BASE = base(base_guidance("tiny"))
 
 
 def card_row(label: str) -> dict:
@@ -63,6 +65,13 @@ def test_the_weights_meet_their_card(loaded, setting):
     assert result.all_correct == pytest.approx(row["all_correct"], abs=0.02)
     for key in ("colour", "shape", "position"):
         assert result.accuracy[key] == pytest.approx(row["accuracy"][key], abs=0.02), key
+
+
+def test_the_base_model_runs_at_the_guidance_its_sweep_found_best():
+    sweep = CARD["teacher_guidance"]["sweep"]
+    assert best_guidance(sweep) == CARD["teacher_guidance"]["chosen"] == BASE.guidance
+    assert {r["guidance"] for r in sweep} >= {1.0, 7.5}
+    assert card_row(BASE.name)["guidance"] == BASE.guidance
 
 
 def test_the_base_model_follows_the_prompt():

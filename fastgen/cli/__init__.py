@@ -121,7 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", required=True)
     p.add_argument("--scheduler", default="dpmpp_2m", choices=list(args.SCHEDULER_NAMES))
     p.add_argument("--steps", type=args.count, default=20)
-    p.add_argument("--guidance", type=float, default=None, help="default 1 with lcm, else 7.5")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help="default 1 with lcm, else the tier's: 7.5 on SD v1.5, tiny-sd's from its card",
+    )
     p.add_argument("--lora", type=args.adapter, action="append", default=[], help="NAME[=WEIGHT]")
     p.add_argument("--variant", default="base", choices=["base", "paper"])
     p.add_argument("--tier", default="auto", choices=["tiny", "gpu", "auto"])

@@ -195,13 +195,16 @@ def cmd_generate(args) -> int:
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     from fastgen.sd import pipeline as sd
+    from fastgen.sd.guidance import base_guidance
     from fastgen.sd.images import save_png
 
     torch.set_num_threads(args.threads)
     adapters = dict(args.lora)
-    guidance = args.guidance if args.guidance is not None else (1.0 if "lcm" in adapters else 7.5)
     try:
         loaded = sd.load_pipeline(args.tier, variant=args.variant)
+        guidance = args.guidance
+        if guidance is None:
+            guidance = 1.0 if "lcm" in adapters else base_guidance(loaded.tier)
         for name in adapters:
             sd.load_adapter(loaded, name)
         images, record = sd.generate(

@@ -10,9 +10,10 @@ import torch
 from fastgen.landscape.curve import Point
 from fastgen.sd import experiments as sdx
 from fastgen.sd import pipeline as sd
-from fastgen.sd.bench import CFG, lcm
+from fastgen.sd.bench import lcm
 from fastgen.sd.budget import budget_for
 from fastgen.sd.evaluate import Result, Setting
+from fastgen.sd.guidance import base_guidance
 from fastgen.sd.wallclock import time_settings
 from fastgen.stats import wilson
 from fastgen.timing import Timing
@@ -57,21 +58,21 @@ def toy_slow_reference(samples: int = 8000) -> float:
     return score_teacher(teacher, "euler", SLOW_STEPS, ref, repeats=1).distance
 
 
-#: the tiny SD curve: (label, setting). DDPM tops out at 500 steps: diffusers' DDPM scheduler
-#: with steps_offset=1 indexes past its table at all 1000 training timesteps.
-SD_CURVE = [
-    *[(f"DDPM {n}", Setting("ddpm", n, CFG, label=f"DDPM {n}")) for n in (500, 100, 50)],
-    *[
-        (f"DPM-Solver++ {n}", Setting("dpmpp_2m", n, CFG, label=f"DPM++ {n}"))
-        for n in (50, 20, 10, 5, 3)
-    ],
-    *[(f"LCM-LoRA {n}", lcm(n)) for n in (8, 4, 2, 1)],
-]
-
-
 def curve_settings(tier: str) -> list[tuple[str, Setting]]:
-    """The points of `SD_CURVE` the tier's budget allows (no DDPM 500 on the gpu tier)."""
-    return [(label, s) for label, s in SD_CURVE if s.steps <= budget_for(tier).max_steps]
+    """The SD curve's points the tier's budget allows, as (label, setting): DDPM and
+    DPM-Solver++ at the tier's guidance (`fastgen.sd.guidance`), LCM-LoRA at 8 to 1 steps. DDPM
+    tops out at 500 steps (diffusers' DDPM scheduler with steps_offset=1 indexes past its table
+    at all 1000 training timesteps), and the gpu tier's budget stops at 100."""
+    g = base_guidance(tier)
+    points = [
+        *[(f"DDPM {n}", Setting("ddpm", n, g, label=f"DDPM {n}")) for n in (500, 100, 50)],
+        *[
+            (f"DPM-Solver++ {n}", Setting("dpmpp_2m", n, g, label=f"DPM++ {n}"))
+            for n in (50, 20, 10, 5, 3)
+        ],
+        *[(f"LCM-LoRA {n}", lcm(n)) for n in (8, 4, 2, 1)],
+    ]
+    return [(label, s) for label, s in points if s.steps <= budget_for(tier).max_steps]
 
 
 def sd_curve(loaded: sd.Loaded) -> dict[str, Result]:

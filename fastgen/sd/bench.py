@@ -19,14 +19,17 @@ from fastgen._checks import check_steps
 from fastgen.sd import pipeline as sd
 from fastgen.sd.budget import budget_for
 from fastgen.sd.evaluate import Setting, evaluate, load_tiny_judge
+from fastgen.sd.guidance import CARD_KEY, RULE, SWEEP, base_guidance, best_guidance
 from fastgen.sd.table import GPU_HEADER, HEADER, format_row
 
-#: classifier-free guidance for the base model and the style LoRA; LCM-LoRA runs at 1 (no CFG:
-#: the guidance is distilled into the adapter, Luo et al. 2023a, sec. 4.2)
-CFG = 7.5
-BASE = Setting("dpmpp_2m", 20, CFG, label="base, DPM-Solver++ 20")
-BASE_DPM4 = Setting("dpmpp_2m", 4, CFG, label="base, DPM-Solver++ 4")
+#: LCM-LoRA runs at guidance 1 (no CFG: the guidance is distilled into the adapter, Luo et al.
+#: 2023a, sec. 4.2); the base model and the style LoRA at the tier's `fastgen.sd.guidance`
 BASE_LCM4 = Setting("lcm", 4, 1.0, label="base, LCMScheduler 4, no adapter")
+
+
+def base(guidance: float, steps: int = 20) -> Setting:
+    """The base model with DPM-Solver++ at `steps` and classifier-free guidance `guidance`."""
+    return Setting("dpmpp_2m", steps, guidance, label=f"base, DPM-Solver++ {steps}")
 
 
 def lcm(steps: int, **extra: float) -> Setting:
@@ -37,65 +40,93 @@ def lcm(steps: int, **extra: float) -> Setting:
     )
 
 
-STYLE = Setting(
-    "dpmpp_2m", 20, CFG, {"style": 1.0}, label="style LoRA, DPM-Solver++ 20", fused=True
-)
-
-#: (variant, setting, expected style, expected background)
-SUITE = [
-    ("base", BASE, "filled", "black"),
-    ("base", BASE_LCM4, "filled", "black"),
-    *[("base", lcm(n), "filled", "black") for n in (1, 2, 4, 8)],
-    ("base", STYLE, "outlined", "black"),
-    ("base", lcm(4, style=1.0), "outlined", "black"),
-    (
-        "paper",
-        Setting("dpmpp_2m", 20, CFG, label="paper fine-tune, DPM-Solver++ 20"),
-        "filled",
-        "paper",
-    ),
-    (
-        "paper",
-        replace(lcm(4), label="paper fine-tune + LCM-LoRA, 4 steps"),
-        "filled",
-        "paper",
-    ),
-]
-
-#: every adapter some row of the suite activates, in the order the tier defines them
-SUITE_ADAPTERS = [n for n in sd.TINY_ADAPTERS if any(n in s.adapters for _, s, _, _ in SUITE)]
+def style(guidance: float) -> Setting:
+    """The style LoRA with DPM-Solver++ 20 at the base model's guidance, fused as deployed."""
+    return Setting(
+        "dpmpp_2m", 20, guidance, {"style": 1.0}, label="style LoRA, DPM-Solver++ 20", fused=True
+    )
 
 
-def suite_rows(tier: str) -> list[tuple[str, Setting, str, str]]:
-    """The suite's rows a tier runs (the paper fine-tune is the tiny model's own)."""
-    return [row for row in SUITE if tier == "tiny" or row[0] == "base"]
+def suite_rows(tier: str, guidance: float) -> list[tuple[str, Setting, str, str]]:
+    """(variant, setting, expected style, expected background) of every row the tier runs,
+    the base model at `guidance` (the paper fine-tune is the tiny model's own)."""
+    rows = [
+        ("base", base(guidance), "filled", "black"),
+        ("base", BASE_LCM4, "filled", "black"),
+        *[("base", lcm(n), "filled", "black") for n in (1, 2, 4, 8)],
+        ("base", style(guidance), "outlined", "black"),
+        ("base", lcm(4, style=1.0), "outlined", "black"),
+        (
+            "paper",
+            replace(base(guidance), label="paper fine-tune, DPM-Solver++ 20"),
+            "filled",
+            "paper",
+        ),
+        ("paper", replace(lcm(4), label="paper fine-tune + LCM-LoRA, 4 steps"), "filled", "paper"),
+    ]
+    return [row for row in rows if tier == "tiny" or row[0] == "base"]
 
 
-def run_suite(tier: str = "auto", seeds: int | None = None, progress=print) -> dict:
-    """Every row of the suite on one tier: {"tier", "model", "device", "rows": [...]};
-    `seeds` defaults to the tier's budget (`fastgen.sd.budget`)."""
+def suite_adapters(rows: list[tuple[str, Setting, str, str]]) -> list[str]:
+    """Every adapter some row activates, in the order the tier defines them."""
+    return [n for n in sd.TINY_ADAPTERS if any(n in s.adapters for _, s, _, _ in rows)]
+
+
+def sweep_settings(guidances=SWEEP) -> list[Setting]:
+    """The base model with DPM-Solver++ 20 at each guidance scale (`fastgen.sd.guidance`)."""
+    return [replace(base(g), label=f"base, DPM-Solver++ 20, guidance {g:g}") for g in guidances]
+
+
+def sweep_rows(loaded: sd.Loaded, judge, seeds: int | None, progress=print) -> list[dict]:
+    """`sweep_settings` measured: one `Result.row()` per scale."""
+    rows = []
+    for setting in sweep_settings():
+        rows.append(evaluate(loaded, judge, setting, seeds=seeds).row())
+        progress(format_row(rows[-1]))
+    return rows
+
+
+def run_suite(
+    tier: str = "auto", seeds: int | None = None, progress=print, calibrate: bool = False
+) -> dict:
+    """Every row of the suite on one tier: {"tier", "model", "device", "teacher_guidance",
+    "rows": [...]}; `seeds` defaults to the tier's budget (`fastgen.sd.budget`). `calibrate`
+    first sweeps the base model's guidance and runs the suite at the best scale (`RULE`),
+    recording the sweep; otherwise the suite runs at the tier's `base_guidance`."""
     tier = sd.resolve_tier(tier)
     judge = load_tiny_judge() if tier == "tiny" else None
-    rows, loaded = [], {}
-    for variant, setting, style, background in suite_rows(tier):
+    loaded = {"base": sd.load_pipeline(tier)}
+    chosen = {"rule": RULE}
+    if calibrate:
+        chosen["sweep"] = sweep_rows(loaded["base"], judge, seeds, progress)
+        chosen["chosen"] = best_guidance(chosen["sweep"])
+        progress(f"guidance {chosen['chosen']:g} is best by the rule: {RULE}")
+    else:
+        chosen["chosen"] = base_guidance(tier)
+    suite = suite_rows(tier, chosen["chosen"])
+    adapters = suite_adapters(suite)
+    for name in adapters:
+        sd.load_adapter(loaded["base"], name)
+    rows = []
+    for variant, setting, style_, background in suite:
         if variant not in loaded:
             loaded[variant] = sd.load_pipeline(tier, variant=variant)
-            for name in SUITE_ADAPTERS:
+            for name in adapters:
                 sd.load_adapter(loaded[variant], name)
         result = evaluate(
-            loaded[variant], judge, setting, seeds=seeds, style=style, background=background
+            loaded[variant], judge, setting, seeds=seeds, style=style_, background=background
         )
         rows.append({**result.row(), "device": result.record["device"]})
         progress(format_row(rows[-1]))
-    first = next(iter(loaded.values()))
     return {
         "tier": tier,
-        "model": first.model_id,
+        "model": loaded["base"].model_id,
         "device": "cuda" if tier == "gpu" else f"CPU ({platform.machine()})",
         "device_name": rows[-1].get("device", ""),
         "threads": torch.get_num_threads(),
         "seeds": seeds if seeds is not None else budget_for(tier).seeds,
         "prompts": len(budget_for(tier).prompts),
+        CARD_KEY: chosen,
         "rows": rows,
     }
 
@@ -126,7 +157,7 @@ def main(
     if json_path is not None and not json_path.parent.is_dir():
         raise SystemExit(f"error: --json {json_path}: no folder {json_path.parent}")
     print(GPU_HEADER if tier == "gpu" else HEADER)
-    result = run_suite(tier, seeds)
+    result = run_suite(tier, seeds, calibrate=store_card is not None)
     text = json.dumps(result, indent=2) + "\n"
     if json_path is not None:
         atomic.write_text(json_path, text)

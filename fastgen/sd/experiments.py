@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 import torch
 
 from fastgen.sd import pipeline as sd
-from fastgen.sd.bench import BASE, BASE_DPM4, BASE_LCM4, STYLE, lcm
+from fastgen.sd.bench import BASE_LCM4, base, lcm, style, sweep_settings
 from fastgen.sd.budget import SHOWN as _SHOWN
 from fastgen.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
+from fastgen.sd.guidance import SWEEP, base_guidance, best_guidance
 
 #: prompts shown in image grids: every colour, shape and position at least once
 SHOWN = list(_SHOWN)
@@ -35,10 +36,14 @@ def ensure_adapters(loaded: sd.Loaded, *names: str) -> sd.Loaded:
 
 
 def adapter_difference(loaded: sd.Loaded) -> list[Result]:
-    """The base model with DPM-Solver++ at 20 steps and cut to 4, the base forced to 4 LCM
-    steps without the adapter, and LCM-LoRA at 4 steps."""
+    """The base model with DPM-Solver++ at 20 steps and at the adapter's budget of UNet calls
+    (2 steps: guidance doubles each), both at the tier's guidance; the base forced to 4 LCM
+    steps without the adapter; and LCM-LoRA at 4 steps."""
     ensure_adapters(loaded, "lcm")
-    return [run(loaded, s) for s in (BASE, BASE_DPM4, BASE_LCM4, lcm(4))]
+    g, student = base_guidance(loaded.tier), lcm(4)
+    calls = sd.nfe_per_image(student.steps, student.guidance)
+    matched = base(g, max(1, calls // sd.nfe_per_image(1, g)))
+    return [run(loaded, s) for s in (base(g), matched, BASE_LCM4, student)]
 
 
 def fusing(loaded: sd.Loaded) -> tuple[Result, Result]:
@@ -50,13 +55,16 @@ def fusing(loaded: sd.Loaded) -> tuple[Result, Result]:
     return run(loaded, unfused), run(loaded, fused)
 
 
-def teacher_guidance(loaded: sd.Loaded, guidances=(1.5, 3.0, 5.0, 7.5)) -> list[Result]:
+def teacher_guidance(loaded: sd.Loaded, guidances=SWEEP) -> list[Result]:
     """The base model with DPM-Solver++ 20 at each classifier-free guidance scale: which
-    guidance makes the teacher best on this tier's metric."""
-    return [
-        run(loaded, replace(BASE, guidance=g, label=f"base, DPM-Solver++ 20, guidance {g:g}"))
-        for g in guidances
-    ]
+    guidance makes the teacher best on this tier's metric (the sweep `bench sd --card` keeps)."""
+    return [run(loaded, s) for s in sweep_settings(guidances)]
+
+
+def best_teacher(sweep: list[Result]) -> Result:
+    """The sweep's best result by the rule the model card uses (`fastgen.sd.guidance.RULE`)."""
+    g = best_guidance([r.row() for r in sweep])
+    return next(r for r in sweep if r.setting.guidance == g)
 
 
 def step_progression(loaded: sd.Loaded, steps=(1, 2, 4, 8)) -> list[Result]:
@@ -79,7 +87,8 @@ def universality() -> dict[str, Result]:
     out = {}
     for variant, background in (("base", "black"), ("paper", "paper")):
         loaded = ensure_adapters(sd.load_pipeline("tiny", variant=variant), "lcm")
-        out[f"{variant}, DPM-Solver++ 20"] = run(loaded, BASE, background=background)
+        teacher = base(base_guidance("tiny"))
+        out[f"{variant}, DPM-Solver++ 20"] = run(loaded, teacher, background=background)
         out[f"{variant} + LCM-LoRA, 4 steps"] = run(loaded, lcm(4), background=background)
     return out
 
@@ -88,7 +97,9 @@ def composition(loaded: sd.Loaded) -> dict[str, Result]:
     """Style LoRA alone (20 steps), LCM-LoRA alone (4 steps), and both (4 steps)."""
     ensure_adapters(loaded, "lcm", "style")
     return {
-        "style LoRA, DPM-Solver++ 20": run(loaded, STYLE, style="outlined"),
+        "style LoRA, DPM-Solver++ 20": run(
+            loaded, style(base_guidance(loaded.tier)), style="outlined"
+        ),
         "LCM-LoRA, 4 steps": run(loaded, lcm(4)),
         "LCM-LoRA + style LoRA, 4 steps": run(loaded, lcm(4, style=1.0), style="outlined"),
     }

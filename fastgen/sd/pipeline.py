@@ -311,6 +311,7 @@ __all__ = [
     "generate",
     "load_adapter",
     "load_pipeline",
+    "nfe_per_image",
     "resolve_tier",
     "set_adapters",
     "set_scheduler",

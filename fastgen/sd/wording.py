@@ -20,6 +20,7 @@ class TierWords:
     noise: float  # a difference of quality smaller than this is called noise
     curve_spread: str  # what the SD curve's points carry as their spread
     adapter_share: str  # how this tier's LCM-LoRA compares in size with SD v1.5's
+    guidance_source: str  # where the base model's guidance scale comes from
 
 
 TINY = TierWords(
@@ -36,6 +37,8 @@ TINY = TierWords(
     adapter_share="On tiny-sd's small UNet this build's adapter is a far larger share of the "
     "model (the percentage above): read this page's findings about the adapter's reach "
     "(universality, below) as findings about a relatively large adapter.",
+    guidance_source="the scale at which tiny-sd scored best in the guidance sweep its model "
+    "card records",
 )
 GPU = TierWords(
     model="SD v1.5",
@@ -49,6 +52,8 @@ GPU = TierWords(
     curve_spread="A CLIP score is not a proportion, so the SD points carry no interval; read "
     "differences under a point as noise.",
     adapter_share="This build ran SD v1.5 itself: the share above is the published adapter's.",
+    guidance_source="Stable Diffusion's customary scale, the default of diffusers' "
+    "`StableDiffusionPipeline`",
 )
 
 

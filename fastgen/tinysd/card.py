@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from fastgen import atomic
+from fastgen.sd.guidance import CARD_KEY
 from fastgen.sd.table import HEADER, format_row
 from fastgen.sd.tiers import tiny_model_dir
 from fastgen.tinysd.recipe import MODEL_STAGES, STAGES, read_record
@@ -92,6 +93,7 @@ def render_card(model_dir: Path) -> str:
         *[format_row(row) for row in card["rows"]],
         "```",
         "",
+        *_guidance(card),
         "`tests/test_sd_weights.py` re-measures the base and LCM-LoRA rows and checks them",
         "against this card, and checks the card against the targets of the issue that asked",
         "for the model.",
@@ -130,6 +132,22 @@ def _architecture(model: dict) -> list[str]:
         f"({c.image_size}x{c.image_size} -> {n}x{n}). UNet: widths {c.unet_channels} at "
         f"{', '.join(levels)}, attending to the text ({c.unet_heads} heads) {where}. Text "
         f"encoder: CLIP, {c.text_layers} layers of width {c.text_width}.",
+    ]
+
+
+def _guidance(card: dict) -> list[str]:
+    """The card's lines on the base model's guidance: the sweep and the scale it picked."""
+    chosen = card[CARD_KEY]
+    return [
+        f"The base model and the style LoRA run at guidance {chosen['chosen']:g}, the best scale",
+        f"of this sweep (same seeds and prompts; the rule: {chosen['rule']}); pages and the",
+        "bench read it from card.json (`fastgen.sd.guidance`).",
+        "",
+        "```",
+        HEADER,
+        *[format_row(row) for row in chosen["sweep"]],
+        "```",
+        "",
     ]
 
 
