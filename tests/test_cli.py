@@ -30,7 +30,7 @@ def fastgen(*args: str, cwd=None) -> subprocess.CompletedProcess:
         ),
         (
             ["generate", "--prompt", "a red circle on the left", "--lora", "nope"],
-            "argument --lora: unknown adapter 'nope'; choose one of: lcm, style",
+            "argument --lora: unknown adapter 'nope'; choose one of: lcm, lcm-small, style",
         ),
         (
             ["generate", "--prompt", "a red circle on the left", "--out", "/nonexistent/dir/x.png"],

@@ -144,13 +144,14 @@ def test_judge_scores_count_attribute_matches():
 def test_the_cli_lists_every_stage_scheduler_and_adapter():
     from fastgen import cli
     from fastgen.sd.adapters import GPU_ADAPTERS, TINY_ADAPTERS
-    from fastgen.sd.pipeline import SCHEDULERS
+    from fastgen.sd.pipeline import SCHEDULERS, TINY_VARIANTS
     from fastgen.tinysd.recipe import STAGES
     from fastgen.tinysd.stages import STAGE_NAMES
     from fastgen.tinysd.weighting import WEIGHTINGS
 
     assert tuple(STAGES) == STAGE_NAMES and tuple(SCHEDULERS) == cli.SCHEDULER_NAMES
-    assert tuple(TINY_ADAPTERS) == tuple(GPU_ADAPTERS) == cli.ADAPTER_NAMES
+    assert tuple(TINY_ADAPTERS) == cli.ADAPTER_NAMES and set(GPU_ADAPTERS) < set(TINY_ADAPTERS)
+    assert tuple(TINY_VARIANTS) == cli.args.VARIANT_NAMES
     train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
     (what,) = [a for a in train._actions if a.dest == "what"]
     assert list(what.choices) == [*STAGE_NAMES, "all"]
@@ -225,6 +226,29 @@ def test_style_lora_and_fine_tune_train_and_save(tmp_path):
     )
     after = {k.replace(".base_layer", ""): v for k, v in pipe.unet.state_dict().items()}
     assert any(not torch.equal(v, before[k]) for k, v in after.items())
+
+
+def test_fine_tune_snapshots_are_the_shorter_fine_tunes(tmp_path):
+    """With a constant learning rate the snapshot after n steps equals an n-step fine-tune, bit
+    for bit; a run resumed past a snapshot it never saved refuses to pass for complete."""
+    from safetensors.torch import load_file
+
+    from fastgen.tinysd.train import finetune_unet, snapshot_dir
+
+    cfg = TrainConfig(steps=3, batch=2, pool=4, backgrounds=("paper",), save_every=1)
+    record = finetune_unet(build_pipeline(), cfg, tmp_path / "a", "ft", False, snapshots=(1, 2))
+    assert record["snapshots"] == [1, 2]
+    short = build_pipeline()
+    finetune_unet(short, replace(cfg, steps=2), tmp_path / "b", "ft", False)
+    snap = load_file(str(snapshot_dir(tmp_path / "a", 2) / "diffusion_pytorch_model.safetensors"))
+    for k, v in short.unet.state_dict().items():
+        assert torch.equal(snap[k], v), k
+    assert not list((tmp_path / "a" / "snapshots").glob("*.tmp"))
+    import shutil
+
+    shutil.rmtree(snapshot_dir(tmp_path / "a", 1))
+    with pytest.raises(RuntimeError, match=r"snapshot step\(s\) \[1\]"):
+        finetune_unet(build_pipeline(), cfg, tmp_path / "a", "ft", False, snapshots=(1, 2))
 
 
 def test_train_configs_refuse_unknown_styles_and_schedules():

@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="default 1 with lcm, else the tier's: 7.5 on SD v1.5, tiny-sd's from its card",
     )
     p.add_argument("--lora", type=args.adapter, action="append", default=[], help="NAME[=WEIGHT]")
-    p.add_argument("--variant", default="base", choices=["base", "paper"])
+    p.add_argument("--variant", default="base", choices=args.VARIANT_NAMES)
     p.add_argument("--tier", default="auto", choices=["tiny", "gpu", "auto"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=args.count, default=3, help="timed runs after a warm-up")

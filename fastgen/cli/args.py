@@ -7,7 +7,8 @@ import argparse
 
 #: kept in sync with fastgen.sd (a test checks); listed here so --help needs no torch import
 SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler")
-ADAPTER_NAMES = ("lcm", "style")
+ADAPTER_NAMES = ("lcm", "lcm-small", "style")
+VARIANT_NAMES = ("base", "paper-75", "paper-150", "paper-300", "paper")
 WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
 #: `trial unet --attention`: TinySDConfig.unet_attention per choice
 ATTENTION = {"8x8": (True, False), "mid": (False, False)}

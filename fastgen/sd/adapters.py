@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 STYLE_ENV = "FASTGEN_STYLE_LORA"
 #: adapter name -> its folder in the tiny model
-TINY_ADAPTERS = {"lcm": "lcm-lora", "style": "style-lora"}
+TINY_ADAPTERS = {"lcm": "lcm-lora", "lcm-small": "lcm-lora-small", "style": "style-lora"}
 #: adapter name -> the published file the gpu tier loads by default
 GPU_ADAPTERS = {"lcm": hub.LCM_LORA, "style": hub.STYLE_LORA}
 LORA_FILE = "pytorch_lora_weights.safetensors"
@@ -84,6 +84,10 @@ def adapter_source(loaded: Loaded, name: str) -> AdapterSource:
         return AdapterSource(str(path), LORA_FILE)
     if name == "style" and os.environ.get(STYLE_ENV):
         return local_source(os.environ[STYLE_ENV])
+    if name not in GPU_ADAPTERS:
+        raise ValueError(
+            f"adapter {name!r} is tiny-sd's own; the gpu tier has {', '.join(GPU_ADAPTERS)}"
+        )
     repo = GPU_ADAPTERS[name]
     trigger = hub.STYLE_TRIGGER if name == "style" else ""
     source = AdapterSource(repo.repo_id, repo.files[0], trigger, repo)

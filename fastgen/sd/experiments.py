@@ -82,17 +82,6 @@ def guidance_sweep(loaded: sd.Loaded, guidances=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0)) 
     ]
 
 
-def universality() -> dict[str, Result]:
-    """One LCM-LoRA, distilled from the base model only, on the base and on its fine-tune."""
-    out = {}
-    for variant, background in (("base", "black"), ("paper", "paper")):
-        loaded = ensure_adapters(sd.load_pipeline("tiny", variant=variant), "lcm")
-        teacher = base(base_guidance("tiny"))
-        out[f"{variant}, DPM-Solver++ 20"] = run(loaded, teacher, background=background)
-        out[f"{variant} + LCM-LoRA, 4 steps"] = run(loaded, lcm(4), background=background)
-    return out
-
-
 def composition(loaded: sd.Loaded) -> dict[str, Result]:
     """Style LoRA alone (20 steps), LCM-LoRA alone (4 steps), and both (4 steps)."""
     ensure_adapters(loaded, "lcm", "style")

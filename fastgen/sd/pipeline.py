@@ -45,7 +45,13 @@ from fastgen.timing import interleaved
 
 SD15_ID = hub.SD15.repo_id
 #: variant -> the UNet folder that replaces the base one (the tiny tier's fine-tunes)
-TINY_VARIANTS = {"base": None, "paper": "paper-unet"}
+#: the paper fine-tune's earlier step counts the tiny model ships (the full one has 600 steps)
+PAPER_DRIFT_STEPS = (75, 150, 300)
+TINY_VARIANTS = {
+    "base": None,
+    **{f"paper-{n}": f"paper-drift/step-{n}" for n in PAPER_DRIFT_STEPS},
+    "paper": "paper-unet",
+}
 
 #: Scheduler name -> (class, extra config). Each swap keeps the pipeline's original config.
 SCHEDULERS = {
@@ -103,7 +109,7 @@ def _load_tiny(variant: str) -> Loaded:
         if not (unet_path / "config.json").exists():
             raise FileNotFoundError(
                 f"no {variant!r} variant at {unet_path}; train it with "
-                f"`python -m fastgen train {variant} --out {tiny_model_dir()}`"
+                f"`python -m fastgen train paper --out {tiny_model_dir()}`"
             )
         with quiet_loading():
             pipe.unet = UNet2DConditionModel.from_pretrained(unet_path, use_safetensors=True)
@@ -146,7 +152,8 @@ def load_pipeline(tier: str = "auto", *, variant: str = "base") -> Loaded:
     """Load the tiny model (CPU) or SD v1.5 in fp16 (gpu tier) from local files only; never
     downloads. `auto` on a machine with the accelerator but without every file prints a
     one-line notice before it loads the tiny model; asking for `gpu` without the files says
-    which are missing and how to get them. `variant="paper"` is the tiny model's fine-tune."""
+    which are missing and how to get them. `variant="paper"` is the tiny model's fine-tune,
+    "paper-N" the same fine-tune after N of its steps (`PAPER_DRIFT_STEPS`)."""
     requested = tier
     tier = resolve_tier(tier)
     check_choice(variant, TINY_VARIANTS, "variant")
@@ -306,6 +313,8 @@ __all__ = [
     "TIER_ENV",
     "TINY_ADAPTERS",
     "TINY_ENV",
+    "TINY_VARIANTS",
+    "PAPER_DRIFT_STEPS",
     "adapter_source",
     "fuse_adapters",
     "generate",

@@ -35,8 +35,8 @@ TINY = TierWords(
     curve_spread="Each SD point carries its 95% Wilson interval: differences inside the bars "
     "are noise.",
     adapter_share="On tiny-sd's small UNet this build's adapter is a far larger share of the "
-    "model (the percentage above): read this page's findings about the adapter's reach "
-    "(universality, below) as findings about a relatively large adapter.",
+    "model (the percentage above), so the section on its reach (universality, below) also "
+    "measures a second LCM-LoRA of rank 4, at about SD v1.5's share.",
     guidance_source="the scale at which tiny-sd scored best in the guidance sweep its model "
     "card records",
 )

@@ -74,8 +74,14 @@ def render_card(model_dir: Path) -> str:
         "",
         f"Latent scaling factor (1 / std of the latents): {base['latent_scaling_factor']:.4f}.",
         f"LCM-LoRA: rank {record['lcm-lora']['rank']}, "
-        f"{record['lcm-lora']['lora_parameters']:,} parameters. Style LoRA: rank "
+        f"{record['lcm-lora']['lora_parameters']:,} parameters; the small one (`lcm-lora-small`):"
+        f" rank {record['lcm-lora-small']['rank']}, "
+        f"{record['lcm-lora-small']['lora_parameters']:,} parameters. Style LoRA: rank "
         f"{record['style-lora']['rank']}, {record['style-lora']['lora_parameters']:,} parameters.",
+        "The paper fine-tune also ships its UNet after "
+        + ", ".join(str(n) for n in record["paper"]["snapshots"])
+        + " of its steps (`paper-drift/step-N`, the `paper-N` variants): its learning rate is",
+        "constant, so each is the fine-tune that many steps give.",
         "Judge held-out accuracy: "
         + ", ".join(f"{k} {100 * a:.1f}%" for k, a in record["judge"]["held_out_accuracy"].items())
         + ".",

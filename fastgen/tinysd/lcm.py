@@ -191,7 +191,7 @@ def train_lcm_lora(
         g,
         lambda gen: batches(TrainConfig(batch=config.batch, seed=config.seed), gen),
         kept={"target": ema.model} if ema else None,
-        after_step=(lambda: ema.update(unet)) if ema else None,
+        after_step=(lambda _: ema.update(unet)) if ema else None,
     )
     lora_state = get_peft_model_state_dict(unet)
     if is_main_process():

@@ -166,7 +166,8 @@ def resumable_loop(
     `learning_rate(config, step)`, and checkpoint atomically every `config.save_every` steps.
 
     `modules` are trained (and put in train mode); `kept` are saved in the checkpoint but left
-    as they are (an EMA target); `after_step()` runs after each optimiser step. Returns the
+    as they are (an EMA target); `after_step(n)` runs after each optimiser step, n the steps done
+    so far. Returns the
     record: seconds of training (across resumed runs), the last loss, processes, the config."""
     from accelerate import Accelerator
     from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
@@ -202,7 +203,7 @@ def resumable_loop(
             _average_gradients(accelerator, params)
         opt.step()
         if after_step is not None:
-            after_step()
+            after_step(step + 1)
         if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
             if accelerator.is_main_process:
                 record = {

@@ -6,11 +6,14 @@ say exactly what produced them.
     python -m fastgen train tiny-sd     # autoencoder, then UNet + text encoder -> pipeline/
     python -m fastgen train judge       # the classifier that scores images -> judge.safetensors
     python -m fastgen train lcm-lora    # LCM-LoRA distilled from the base -> lcm-lora/
+    python -m fastgen train lcm-lora-small  # the same at rank 4 (about SD v1.5's share)
     python -m fastgen train style-lora  # "outlined" style LoRA -> style-lora/
-    python -m fastgen train paper       # a fine-tune on paper backgrounds -> paper-unet/
+    python -m fastgen train paper       # a fine-tune on paper backgrounds -> paper-unet/,
+                                        # and its earlier steps -> paper-drift/step-N/
 
 Every shipped hyperparameter is here: each stage's steps (`STAGES`), and its config
-(`vae_recipe`, `unet_recipe`, `style_lora_recipe`, `paper_recipe`, `lcm_lora_recipe`); the
+(`vae_recipe`, `unet_recipe`, `style_lora_recipe`, `paper_recipe`, `lcm_lora_recipe`,
+`small_lcm_lora_recipe`); the
 judge's training is the library's own (`fastgen.sd.judge.train_judge`), since the pages score
 with it.
 """
@@ -35,6 +38,7 @@ STAGES = {
     "tiny-sd": ("pipeline", 9000),
     "judge": ("judge.safetensors", 4000),
     "lcm-lora": ("lcm-lora", LCMLoRAConfig.steps),  # why that many: see its comment
+    "lcm-lora-small": ("lcm-lora-small", LCMLoRAConfig.steps),
     "style-lora": ("style-lora", 600),
     "paper": ("paper-unet", 600),
 }
@@ -43,6 +47,9 @@ MODEL_STAGES = tuple(s for s in STAGES if s != "judge")
 #: autoencoder steps of the tiny-sd stage (its UNet steps are the stage's steps)
 VAE_STEPS = 1800
 STYLE_LORA_RANK = 8
+#: the small LCM-LoRA's rank: 60,032 parameters, 8.3% of tiny-sd's UNet, near the 7.8% that the
+#: published LCM-LoRA is of SD v1.5's (`fastgen.sd.hub`); the shipped one (rank 16) is 33%
+SMALL_LCM_LORA_RANK = 4
 
 
 def vae_recipe(steps: int) -> TrainConfig:
@@ -94,6 +101,20 @@ def lcm_lora_recipe(steps: int) -> LCMLoRAConfig:
     """The shipped LCM-LoRA distillation: `LCMLoRAConfig`'s defaults, whose values are
     explained in `fastgen/sd/weights/tiny-sd/NOTES.md`."""
     return LCMLoRAConfig(steps=steps)
+
+
+def small_lcm_lora_recipe(steps: int) -> LCMLoRAConfig:
+    """The small LCM-LoRA: the shipped distillation at rank `SMALL_LCM_LORA_RANK`."""
+    return LCMLoRAConfig(steps=steps, rank=SMALL_LCM_LORA_RANK)
+
+
+def paper_snapshots(steps: int) -> tuple[int, ...]:
+    """The fine-tune's earlier step counts the paper stage also ships (`paper-drift/step-N`):
+    its learning rate is constant, so each is the fine-tune that many steps would give, a
+    fine-tune that drifted less far from the base."""
+    from fastgen.sd.pipeline import PAPER_DRIFT_STEPS
+
+    return tuple(n for n in PAPER_DRIFT_STEPS if n < steps)
 
 
 def _versions() -> dict:
@@ -181,13 +202,10 @@ def run_stage(
     elif stage == "judge":
         judge, record = judge_mod.train_judge(steps=steps)
         judge_mod.save_judge(judge, model_dir / "judge.safetensors")
-    elif stage == "lcm-lora":
+    elif stage in ("lcm-lora", "lcm-lora-small"):
+        recipe = lcm_lora_recipe if stage == "lcm-lora" else small_lcm_lora_recipe
         record = train_lcm_lora(
-            _base_pipeline(model_dir),
-            lcm_lora_recipe(steps),
-            work_dir,
-            model_dir / "lcm-lora",
-            progress,
+            _base_pipeline(model_dir), recipe(steps), work_dir, model_dir / stage, progress
         )
     elif stage == "style-lora":
         record = train.train_style_lora(
@@ -200,10 +218,15 @@ def run_stage(
         )
     else:  # paper
         pipe = _base_pipeline(model_dir)
-        record = train.finetune_unet(pipe, paper_recipe(steps), work_dir, "paper", progress)
+        snapshots = paper_snapshots(steps)
+        record = train.finetune_unet(
+            pipe, paper_recipe(steps), work_dir, "paper", progress, snapshots
+        )
         if is_main_process():
             pipe.unet.to("cpu").save_pretrained(work_dir / "paper-unet", safe_serialization=True)
             replace_dir(work_dir / "paper-unet", model_dir / "paper-unet")
+            if snapshots:
+                replace_dir(work_dir / "snapshots", model_dir / "paper-drift")
     record = {
         **record,
         "command": command,

@@ -3,4 +3,4 @@ command line (`python -m fastgen train`) and the Makefile (`make weights`, throu
 read, and that the recipe's table (`fastgen.tinysd.recipe.STAGES`) must match (a test checks).
 No torch import, so `--help` stays fast."""
 
-STAGE_NAMES = ("tiny-sd", "judge", "lcm-lora", "style-lora", "paper")
+STAGE_NAMES = ("tiny-sd", "judge", "lcm-lora", "lcm-lora-small", "style-lora", "paper")

@@ -8,6 +8,7 @@ restarts from it.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from fastgen.sd import shapes
 from fastgen.tinysd.config import TrainConfig
 from fastgen.tinysd.data import encode_pool, encode_prompts, sample_posterior
 from fastgen.tinysd.loop import device, is_main_process, resumable_loop
-from fastgen.tinysd.lora import LORA_TARGETS, add_seeded_adapter, save_lora
+from fastgen.tinysd.lora import LORA_TARGETS, add_seeded_adapter, replace_dir, save_lora
 from fastgen.tinysd.weighting import loss_weights
 
 
@@ -126,19 +127,60 @@ def train_unet(pipe, config: TrainConfig, run_dir: Path, progress: bool = True) 
 
 
 def finetune_unet(
-    pipe, config: TrainConfig, run_dir: Path, name: str, progress: bool = True
+    pipe,
+    config: TrainConfig,
+    run_dir: Path,
+    name: str,
+    progress: bool = True,
+    snapshots: tuple[int, ...] = (),
 ) -> dict:
     """A full fine-tune of the UNet alone (text encoder and autoencoder frozen) on a new slice of
-    the data, as community fine-tunes of SD v1.5 are made."""
+    the data, as community fine-tunes of SD v1.5 are made. At each step count in `snapshots`
+    the UNet is also saved whole to `run_dir/snapshots/step-N` (main process only): with a
+    constant learning rate these are the fine-tunes that many steps would give."""
     g = torch.Generator().manual_seed(config.seed + 2)
     pipe.to(device())
     pipe.text_encoder.requires_grad_(False)
     pipe.unet.requires_grad_(True)
     step, data = _denoising_stage(pipe, config, g)
     params = list(pipe.unet.parameters())
-    return resumable_loop(
-        name, {"unet": pipe.unet}, params, step, config, run_dir, progress, g, data
+
+    def snapshot(done: int) -> None:
+        if done in snapshots and is_main_process():
+            save_unet(pipe.unet, snapshot_dir(run_dir, done))
+
+    record = resumable_loop(
+        name,
+        {"unet": pipe.unet},
+        params,
+        step,
+        config,
+        run_dir,
+        progress,
+        g,
+        data,
+        after_step=snapshot if snapshots else None,
     )
+    missing = [n for n in snapshots if not snapshot_dir(run_dir, n).is_dir()]
+    if missing and is_main_process():
+        raise RuntimeError(
+            f"{run_dir}: the run resumed past snapshot step(s) {missing} it never saved; "
+            "delete that folder and train the stage again"
+        )
+    return {**record, "snapshots": list(snapshots)}
+
+
+def snapshot_dir(run_dir: Path, steps: int) -> Path:
+    """Where `finetune_unet` keeps the UNet after `steps` steps."""
+    return run_dir / "snapshots" / f"step-{steps}"
+
+
+def save_unet(unet, out: Path) -> None:
+    """A diffusers UNet folder written whole or not at all (saved beside, then moved in)."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    unet.save_pretrained(tmp, safe_serialization=True)
+    replace_dir(tmp, out)
 
 
 def train_style_lora(

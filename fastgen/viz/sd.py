@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from plotly.subplots import make_subplots
 
-from fastgen.viz.theme import COLORS, SUBTITLE_PX, title_layout
+from fastgen.viz.theme import COLORS, SUBTITLE_PX, new_figure, title_layout
 
 
 def sweep_figure(
@@ -63,4 +63,49 @@ def sweep_figure(
         legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"),
     )
     fig.update_xaxes(title=x_title, type="log" if log_x else "linear")
+    return fig
+
+
+def drift_figure(rows: list, adapter_names: dict[str, str], subtitle: str = ""):
+    """Share of images fully correct (with 95% Wilson intervals) against each model's weight
+    drift from the base (`fastgen.sd.drift.DriftRow`s): the model's own sampling, solid, and
+    each adapter's 4 steps, dashed or dotted. Hover names the model."""
+    from fastgen.stats import wilson
+
+    fig = new_figure(
+        **title_layout("tiny-sd: one LCM-LoRA on fine-tunes drifting from its base", subtitle)
+    )
+    x = [100 * r.drift for r in rows]
+    lines = [("own sampling, DPM-Solver++ 20", [r.own for r in rows], "solid")]
+    dashes = ("dash", "dot", "dashdot")
+    lines += [
+        (label, [r.adapters[n] for r in rows], dashes[i % 3])
+        for i, (n, label) in enumerate(adapter_names.items())
+    ]
+    for i, (name, results, dash) in enumerate(lines):
+        y = [r.quality for r in results]
+        bounds = [wilson(round(r.all_correct * len(r.prompts)), len(r.prompts)) for r in results]
+        fig.add_scatter(
+            x=x,
+            y=y,
+            mode="lines+markers",
+            name=name,
+            line=dict(color=COLORS[i], dash=dash),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[100 * hi - v for (_, hi), v in zip(bounds, y, strict=True)],
+                arrayminus=[v - 100 * lo for (lo, _), v in zip(bounds, y, strict=True)],
+            ),
+            customdata=[[r.variant, r.finetune_steps] for r in rows],
+            hovertemplate="%{customdata[0]} (%{customdata[1]} fine-tune steps, drift %{x:.1f}%): "
+            f"{name} %{{y:.1f}}%<extra></extra>",
+        )
+    fig.update_layout(
+        height=460 + (SUBTITLE_PX if subtitle else 0),
+        margin_b=130,
+        legend=dict(orientation="h", x=0, y=-0.25, yanchor="top"),
+    )
+    fig.update_xaxes(title="weight drift from the base model (% of its weights' norm)")
+    fig.update_yaxes(title="images with every attribute right (%)", range=[0, 105])
     return fig

@@ -1,0 +1,58 @@
+"""The drift axis of lesson 2: weight drift against its closed form, the words built from the
+rows, and the shipped fine-tunes ordered by how far they drifted."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from fastgen.sd import drift as dr
+
+
+def test_weight_drift_is_the_relative_distance_of_all_weights_as_one_vector():
+    ref = {"a": torch.tensor([3.0, 0.0]), "b": torch.tensor([[0.0, 4.0]])}
+    scaled = {k: 1.1 * v for k, v in ref.items()}
+    assert dr.weight_drift(scaled, ref) == pytest.approx(0.1)
+    moved = {"a": torch.tensor([3.0, 5.0]), "b": ref["b"]}  # |(0, 5)| / |(3, 4)| = 1
+    assert dr.weight_drift(moved, ref) == pytest.approx(1.0)
+    assert dr.weight_drift(ref, ref) == 0.0
+
+
+def row(steps: int, own: float, lcm: float, drift: float = 0.0) -> dr.DriftRow:
+    def result(q):
+        return SimpleNamespace(quality=q)
+
+    return dr.DriftRow(f"paper-{steps}", steps, drift, result(own), {"lcm": result(lcm)})
+
+
+def test_costs_and_the_models_an_adapter_serves_in_words():
+    rows = [row(0, 99, 96), row(75, 26, 15, 0.03), row(300, 86, 35, 0.048), row(600, 98, 32)]
+    assert [dr.adapter_cost(r, "lcm") for r in rows] == [3, 11, 51, 66]
+    assert dr.cost_text(rows[1:], "lcm") == "11 points at 75 steps, 51 at 300 and 66 at 600"
+    assert dr.cost_text(rows[3:], "lcm") == "66 points at 600 steps"
+    served = dr.served(rows, "lcm", 20)
+    assert served == rows[:2]  # rows compare by identity
+    assert dr.served_text(rows, served) == (
+        "serves the base and the 75-step fine-tune, and stops at the 300-step fine-tune "
+        "(4.8% drift)"
+    )
+    assert dr.served_text(rows, rows) == (
+        "serves the base, the 75-step fine-tune, the 300-step fine-tune and the 600-step fine-tune"
+    )
+
+
+def test_the_shipped_fine_tunes_drift_further_with_every_step():
+    from safetensors.torch import load_file
+
+    from fastgen.sd.pipeline import TINY_VARIANTS, tiny_model_dir
+
+    unet = "diffusion_pytorch_model.safetensors"
+    base = load_file(str(tiny_model_dir() / "pipeline" / "unet" / unet))
+    drifts = [0.0]
+    for variant, _ in dr.VARIANTS[1:]:
+        assert TINY_VARIANTS[variant] is not None, variant
+        weights = load_file(str(tiny_model_dir() / TINY_VARIANTS[variant] / unet))
+        drifts.append(dr.weight_drift(weights, base))
+    assert drifts == sorted(drifts) and len(set(drifts)) == len(drifts)
