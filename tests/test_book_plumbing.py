@@ -226,3 +226,26 @@ def test_bench_build_times_cold_warm_and_the_slowest_cell(tmp_path):
     assert row["warm_seconds"] < row["cold_seconds"]
     assert row["cells"] == 3  # the two cells and the hash cell the build adds
     assert "2 of 3" in format_row(PageTiming(**row))
+
+
+def test_page_kernels_start_with_a_short_openmp_spin(tmp_path, monkeypatch):
+    """A page kernel sharing 2 cores with a second torch job must not spend its time slices
+    spinning in OpenMP (`fastgen.book.kernel_env`): the kernel sees GOMP_SPINCOUNT, and an
+    author's own value is kept."""
+    from fastgen.book.kernel_env import SPIN_COUNT
+    from fastgen.book.pages import execute_page
+
+    page = tmp_path / "page.md"
+    page.write_text(
+        "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+        "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+        "# A page\n\n```{code-cell} ipython3\nimport os\nprint(os.environ.get('GOMP_SPINCOUNT'))\n"
+        "```\n"
+    )
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    executed = execute_page(page, cache_path=None)
+    printed = [o["text"] for c in executed.notebook.cells for o in c.get("outputs", [])]
+    assert printed == [f"{SPIN_COUNT}\n"]
+    monkeypatch.setenv("GOMP_SPINCOUNT", "42")
+    executed = execute_page(page, cache_path=None)
+    assert [o["text"] for c in executed.notebook.cells for o in c.get("outputs", [])] == ["42\n"]

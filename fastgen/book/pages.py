@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 
+from fastgen.book.kernel_env import prepare_kernel_env
 from fastgen.book.source_hash import page_hash
 from fastgen.book.sphinx_ext import add_source_hash
 from fastgen.paths import BUILD_DIR, REPO_ROOT
@@ -105,6 +106,7 @@ def execute_page(
             _, merged = cache.merge_match_into_notebook(nb)
             return ExecutedPage(path, merged, record.data.get("execution_seconds", 0.0), True)
 
+    prepare_kernel_env()
     result = single_nb_execution(
         nb,
         cwd=str(path.parent),

@@ -24,6 +24,7 @@ from sphinx.addnodes import download_reference
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
+from fastgen.book.kernel_env import prepare_kernel_env
 from fastgen.book.source_hash import page_hash
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -148,6 +149,7 @@ class NotebookLinks(SphinxDirective):
 
 
 def setup(app: Sphinx) -> dict:
+    prepare_kernel_env()  # before myst-nb launches a page's kernel
     app.connect("source-read", _on_source_read)
     app.connect("html-page-context", _on_html_page_context)
     app.connect("build-finished", _on_build_finished)
