@@ -78,3 +78,13 @@ def test_a_normal_run_prints_its_record_and_no_library_notes(tmp_path):
     record = json.loads(done.stdout)
     assert record["adapters"] == {"lcm": 1.0} and record["guidance"] == 1.0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_generate_defaults_to_guidance_1_with_either_lcm_lora():
+    from fastgen.cli.args import DISTILLED_GUIDANCE, default_guidance
+    from fastgen.sd.adapters import TINY_ADAPTERS
+
+    assert set(DISTILLED_GUIDANCE) == {n for n in TINY_ADAPTERS if n.startswith("lcm")}
+    for name in DISTILLED_GUIDANCE:
+        assert default_guidance({name: 1.0, "style": 1.0}, 2.0) == 1.0
+    assert default_guidance({"style": 1.0}, 2.0) == 2.0 and default_guidance({}, 7.5) == 7.5

@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--guidance",
         type=float,
         default=None,
-        help="default 1 with lcm, else the tier's: 7.5 on SD v1.5, tiny-sd's from its card",
+        help="default 1 with an LCM-LoRA, else the tier's: 7.5 on SD v1.5, tiny-sd's from its card",
     )
     p.add_argument("--lora", type=args.adapter, action="append", default=[], help="NAME[=WEIGHT]")
     p.add_argument("--variant", default="base", choices=args.VARIANT_NAMES)

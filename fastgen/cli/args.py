@@ -10,6 +10,9 @@ SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler")
 ADAPTER_NAMES = ("lcm", "lcm-small", "style")
 VARIANT_NAMES = ("base", "paper-75", "paper-150", "paper-300", "paper")
 WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
+#: the adapters with classifier-free guidance distilled in (LCM-LoRA, Luo et al. 2023b): a run
+#: with one of them defaults to guidance 1, one UNet call per step
+DISTILLED_GUIDANCE = ("lcm", "lcm-small")
 #: `trial unet --attention`: TinySDConfig.unet_attention per choice
 ATTENTION = {"8x8": (True, False), "mid": (False, False)}
 
@@ -25,6 +28,12 @@ def adapter(text: str) -> tuple[str, float]:
         return name, float(weight) if weight else 1.0
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: write NAME or NAME=WEIGHT") from None
+
+
+def default_guidance(adapters: dict[str, float], base: float) -> float:
+    """`generate`'s guidance when `--guidance` is not given: 1 with an LCM-LoRA active, else
+    the base model's scale `base` (`fastgen.sd.guidance.base_guidance`)."""
+    return 1.0 if any(n in DISTILLED_GUIDANCE for n in adapters) else base
 
 
 def count(text: str) -> int:

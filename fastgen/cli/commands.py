@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fastgen.cli.args import ATTENTION
+from fastgen.cli.args import ATTENTION, default_guidance
 
 
 def cmd_notebooks(args) -> int:
@@ -204,7 +204,7 @@ def cmd_generate(args) -> int:
         loaded = sd.load_pipeline(args.tier, variant=args.variant)
         guidance = args.guidance
         if guidance is None:
-            guidance = 1.0 if "lcm" in adapters else base_guidance(loaded.tier)
+            guidance = default_guidance(adapters, base_guidance(loaded.tier))
         for name in adapters:
             sd.load_adapter(loaded, name)
         images, record = sd.generate(
