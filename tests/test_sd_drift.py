@@ -56,3 +56,22 @@ def test_the_shipped_fine_tunes_drift_further_with_every_step():
         weights = load_file(str(tiny_model_dir() / TINY_VARIANTS[variant] / unet))
         drifts.append(dr.weight_drift(weights, base))
     assert drifts == sorted(drifts) and len(set(drifts)) == len(drifts)
+
+
+def test_the_measured_drift_is_the_shipped_weights_drift(monkeypatch):
+    """`measure_drift` reads each UNet's drift before its adapters are loaded: the page's
+    number is the weight files' own (scoring is stubbed: only the weights matter here)."""
+    from types import SimpleNamespace
+
+    from safetensors.torch import load_file
+
+    from fastgen.sd.pipeline import TINY_VARIANTS, tiny_model_dir
+
+    monkeypatch.setattr(dr, "evaluate", lambda *a, **k: SimpleNamespace(quality=0.0))
+    monkeypatch.setattr(dr, "load_tiny_judge", lambda: None)
+    unet = "diffusion_pytorch_model.safetensors"
+    base = load_file(str(tiny_model_dir() / "pipeline" / "unet" / unet))
+    for row in dr.measure_drift():
+        folder = TINY_VARIANTS[row.variant]
+        weights = base if folder is None else load_file(str(tiny_model_dir() / folder / unet))
+        assert row.drift == pytest.approx(dr.weight_drift(weights, base), rel=1e-6), row.variant

@@ -56,11 +56,13 @@ def measure_drift(seeds: int | None = None) -> list[DriftRow]:
     rows, reference = [], None
     for variant, steps in VARIANTS:
         loaded = sd.load_pipeline("tiny", variant=variant)
+        # before the adapters: loaded, their A, B matrices would join both norms
+        weights = loaded.pipe.unet.state_dict()
+        if reference is None:
+            reference = {k: v.clone() for k, v in weights.items()}
+        drift = weight_drift(weights, reference)
         for name in ADAPTERS:
             sd.load_adapter(loaded, name)
-        if reference is None:
-            reference = {k: v.clone() for k, v in loaded.pipe.unet.state_dict().items()}
-        drift = weight_drift(loaded.pipe.unet.state_dict(), reference)
         background = "black" if variant == "base" else "paper"
 
         def score(setting: Setting, loaded=loaded, background=background) -> Result:
