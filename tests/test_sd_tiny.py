@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -244,8 +245,6 @@ def test_fine_tune_snapshots_are_the_shorter_fine_tunes(tmp_path):
     for k, v in short.unet.state_dict().items():
         assert torch.equal(snap[k], v), k
     assert not list((tmp_path / "a" / "snapshots").glob("*.tmp"))
-    import shutil
-
     shutil.rmtree(snapshot_dir(tmp_path / "a", 1))
     with pytest.raises(RuntimeError, match=r"snapshot step\(s\) \[1\]"):
         finetune_unet(build_pipeline(), cfg, tmp_path / "a", "ft", False, snapshots=(1, 2))

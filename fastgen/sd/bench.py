@@ -96,14 +96,14 @@ def run_suite(
     tier = sd.resolve_tier(tier)
     judge = load_tiny_judge() if tier == "tiny" else None
     loaded = {"base": sd.load_pipeline(tier)}
-    chosen = {"rule": RULE}
+    calibration = {"rule": RULE}
     if calibrate:
-        chosen["sweep"] = sweep_rows(loaded["base"], judge, seeds, progress)
-        chosen["chosen"] = best_guidance(chosen["sweep"])
-        progress(f"guidance {chosen['chosen']:g} is best by the rule: {RULE}")
+        calibration["sweep"] = sweep_rows(loaded["base"], judge, seeds, progress)
+        calibration["chosen"] = best_guidance(calibration["sweep"])
+        progress(f"guidance {calibration['chosen']:g} is best by the rule: {RULE}")
     else:
-        chosen["chosen"] = base_guidance(tier)
-    suite = suite_rows(tier, chosen["chosen"])
+        calibration["chosen"] = base_guidance(tier)
+    suite = suite_rows(tier, calibration["chosen"])
     adapters = suite_adapters(suite)
     for name in adapters:
         sd.load_adapter(loaded["base"], name)
@@ -126,7 +126,7 @@ def run_suite(
         "threads": torch.get_num_threads(),
         "seeds": seeds if seeds is not None else budget_for(tier).seeds,
         "prompts": len(budget_for(tier).prompts),
-        CARD_KEY: chosen,
+        CARD_KEY: calibration,
         "rows": rows,
     }
 

@@ -44,9 +44,9 @@ from fastgen.sd.tiers import (
 from fastgen.timing import interleaved
 
 SD15_ID = hub.SD15.repo_id
-#: variant -> the UNet folder that replaces the base one (the tiny tier's fine-tunes)
 #: the paper fine-tune's earlier step counts the tiny model ships (the full one has 600 steps)
 PAPER_DRIFT_STEPS = (75, 150, 300)
+#: variant -> the UNet folder that replaces the base one (the tiny tier's fine-tunes)
 TINY_VARIANTS = {
     "base": None,
     **{f"paper-{n}": f"paper-drift/step-{n}" for n in PAPER_DRIFT_STEPS},

@@ -223,8 +223,7 @@ def run_stage(
             pipe, paper_recipe(steps), work_dir, "paper", progress, snapshots
         )
         if is_main_process():
-            pipe.unet.to("cpu").save_pretrained(work_dir / "paper-unet", safe_serialization=True)
-            replace_dir(work_dir / "paper-unet", model_dir / "paper-unet")
+            train.save_unet(pipe.unet.to("cpu"), model_dir / "paper-unet")
             if snapshots:
                 replace_dir(work_dir / "snapshots", model_dir / "paper-drift")
     record = {
