@@ -8,17 +8,22 @@ import os
 from pathlib import Path
 
 
-def write_text(path: Path, text: str) -> Path:
-    """Write `text` to `path` atomically, creating its folder; returns `path`."""
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically, creating its folder; returns `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write `text` (UTF-8) to `path` atomically, creating its folder; returns `path`."""
+    return write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, obj) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from fastgen import results
 from fastgen.book.imports import code_files
@@ -53,6 +54,55 @@ def test_a_failed_measurement_leaves_nothing(store):
     with pytest.raises(RuntimeError):
         results.measure(results.Study("demo", _fail))
     assert not list(store.iterdir())
+
+
+def _tensors(size: int = 2) -> dict:
+    CALLS.append(size)
+    return {"images": torch.arange(size * 3, dtype=torch.uint8).reshape(size, 3), "rows": [(1, 2)]}
+
+
+def _scaled(factor: int) -> dict:
+    CALLS.append(factor)
+    return {"x": torch.full((2,), float(factor))}
+
+
+def _unstorable() -> dict:
+    return {"x": torch.zeros(2), "bad": object()}
+
+
+def test_tensors_are_stored_beside_the_record_and_come_back(store):
+    study = results.Study("demo", _tensors, {"size": 4})
+    first, again = results.measure(study), results.measure(study)
+    assert CALLS == [4] and again["source"] == "build"
+    for record in (first, again):  # measured or loaded, the same values and types
+        assert torch.equal(record["result"]["images"], _tensors(4)["images"])
+        assert record["result"]["rows"] == [[1, 2]]
+    json_file = store / results.file_name(study)
+    assert sorted(store.iterdir()) == [json_file, json_file.with_suffix(".safetensors")]
+
+
+def test_a_record_without_its_tensors_is_measured_again(store):
+    study = results.Study("demo", _tensors)
+    results.measure(study)
+    (store / results.file_name(study)).with_suffix(".safetensors").unlink()
+    assert results.measure(study)["source"] == "measured now" and CALLS == [2, 2]
+
+
+def test_a_record_that_cannot_be_written_leaves_no_tensors_behind(store):
+    with pytest.raises(TypeError):
+        results.measure(results.Study("demo", _unstorable))
+    assert not list(store.iterdir())
+
+
+def test_a_study_on_live_inputs_is_keyed_on_their_identity(store):
+    study = results.Study("demo", _scaled, identity=lambda factor: {"factor": factor})
+    results.measure(study, factor=2)
+    again = results.measure(study, factor=2)
+    other = results.measure(study, factor=3)
+    assert CALLS == [2, 3] and again["source"] == "build" and again["inputs"] == {"factor": 2}
+    assert float(other["result"]["x"][0]) == 3.0
+    with pytest.raises(TypeError, match="no identity"):
+        results.measure(results.Study("demo", _scaled), factor=2)
 
 
 def test_the_key_covers_the_code_the_study_runs_and_nothing_else():

@@ -4,7 +4,7 @@ with its noise floor), or on the gpu tier the CLIP score (CLIP from the local ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
@@ -88,6 +88,18 @@ class Result:
         """What produced this result, for a figure caption."""
         r = self.record
         return f"{r['tier']} tier: {r['model']} on {r['device']}"
+
+    def to_dict(self) -> dict:
+        """Every field, the setting as a dict (the images stay a tensor): what
+        `fastgen.results` stores."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "setting": asdict(self.setting)
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Result:
+        """The inverse of `to_dict`."""
+        return cls(**{**data, "setting": Setting(**data["setting"])})
 
     def row(self) -> dict:
         s = self.setting

@@ -6,11 +6,13 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from fastgen.results import Study, measure
 from fastgen.sd import pipeline as sd
 from fastgen.sd.bench import BASE_LCM4, base, lcm, style, sweep_settings
 from fastgen.sd.budget import SHOWN as _SHOWN
 from fastgen.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
 from fastgen.sd.guidance import SWEEP, base_guidance, best_guidance
+from fastgen.sd.identity import loaded_identity
 
 #: prompts shown in image grids: every colour, shape and position at least once
 SHOWN = list(_SHOWN)
@@ -82,9 +84,13 @@ def guidance_sweep(loaded: sd.Loaded, guidances=(1.0, 1.5, 2.0, 3.0, 5.0, 8.0)) 
     ]
 
 
+#: the adapters `composition` runs with
+_COMPOSED = ("lcm", "style")
+
+
 def composition(loaded: sd.Loaded) -> dict[str, Result]:
     """Style LoRA alone (20 steps), LCM-LoRA alone (4 steps), and both (4 steps)."""
-    ensure_adapters(loaded, "lcm", "style")
+    ensure_adapters(loaded, *_COMPOSED)
     return {
         "style LoRA, DPM-Solver++ 20": run(
             loaded, style(base_guidance(loaded.tier)), style="outlined"
@@ -92,6 +98,28 @@ def composition(loaded: sd.Loaded) -> dict[str, Result]:
         "LCM-LoRA, 4 steps": run(loaded, lcm(4)),
         "LCM-LoRA + style LoRA, 4 steps": run(loaded, lcm(4, style=1.0), style="outlined"),
     }
+
+
+def _composition_study(loaded: sd.Loaded) -> dict:
+    return {"results": [[name, r.to_dict()] for name, r in composition(loaded).items()]}
+
+
+#: `composition` as a stored measurement: lessons 2 and 3 both show it, the first page that
+#: asks measures it, and the other loads it (keyed on the code, the weights and the device)
+COMPOSITION = Study(
+    "sd-composition",
+    _composition_study,
+    what="the style LoRA at 20 steps, LCM-LoRA at 4, and both at 4",
+    identity=lambda loaded: loaded_identity(loaded, _COMPOSED),
+)
+
+
+def stored_composition(loaded: sd.Loaded) -> tuple[dict[str, Result], dict]:
+    """`composition(loaded)` through the results store: (the results, their record, whose
+    `fastgen.results.provenance` says whether this call measured them)."""
+    ensure_adapters(loaded, *_COMPOSED)
+    record = measure(COMPOSITION, loaded=loaded)
+    return {name: Result.from_dict(r) for name, r in record["result"]["results"]}, record
 
 
 #: the matrix pairs of the two key formats LoRA files use: peft's (diffusers' own saves) and

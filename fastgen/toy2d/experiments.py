@@ -3,10 +3,11 @@ results): lesson 1's consistency experiments and lesson 2's one-step students.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
+from fastgen.results import Study, measure
 from fastgen.stats import spread
 from fastgen.toy2d.adversarial import (
     AdversarialConfig,
@@ -181,7 +182,6 @@ def compare_teachers(kinds: tuple[str, ...] = ("flow", "vp")) -> list[TeacherCom
     teacher's distillation-step error, and its CD student's distances at seed 0, read from the
     seed-spread study (`fastgen.toy2d.studies.SEED_SPREAD`, the same models and scoring), so
     no page retrains the students the study already measured."""
-    from fastgen.results import measure
     from fastgen.toy2d.studies import SEED_SPREAD
 
     per_seed = measure(SEED_SPREAD)["result"]
@@ -224,6 +224,31 @@ def compare_one_step_students(n: int = 8000, seed: int = 3) -> list[OneStepStude
         OneStepStudent(name, k, x, sliced_wasserstein(x, ref), mode_report(x, base.dataset))
         for name, k, x in rows
     ]
+
+
+def _students_study(n: int, seed: int) -> dict:
+    return {"students": [asdict(s) for s in compare_one_step_students(n, seed)]}
+
+
+#: `compare_one_step_students` as a stored measurement: lesson 2 shows it and lesson 3 reads
+#: its sharpness; the first page that asks measures it, the other loads it
+ONE_STEP_STUDENTS = Study(
+    "toy-one-step-students",
+    _students_study,
+    {"n": 8000, "seed": 3},
+    what="the toy teacher and three one-step students on eight Gaussians",
+)
+
+
+def stored_one_step_students() -> tuple[list[OneStepStudent], dict]:
+    """`compare_one_step_students()` through the results store: (the students, their record,
+    whose `fastgen.results.provenance` says whether this call measured them)."""
+    record = measure(ONE_STEP_STUDENTS)
+    students = []
+    for s in record["result"]["students"]:
+        report = ModeReport(**{**s["report"], "share": tuple(s["report"]["share"])})
+        students.append(OneStepStudent(**{**s, "report": report}))
+    return students, record
 
 
 def restart_floor(seeds=range(5), n: int = 4000) -> float:
