@@ -69,8 +69,9 @@ def identity(study: Study, inputs: Mapping) -> dict | None:
     return dict(study.identity(**inputs))
 
 
-def key(study: Study, inputs: Mapping | None = None) -> str:
-    """SHA-256 (first 16 hex digits) of the study's name, config, code and inputs' identity."""
+def key(study: Study, ident: Mapping | None = None) -> str:
+    """SHA-256 (first 16 hex digits) of the study's name, config, code and its inputs'
+    identity (`identity(study, inputs)`, None for a study without inputs)."""
     from fastgen.book.imports import code_files
     from fastgen.book.source_hash import digest
 
@@ -78,9 +79,8 @@ def key(study: Study, inputs: Mapping | None = None) -> str:
     h.update(study.name.encode())
     h.update(json.dumps(dict(study.config), sort_keys=True).encode())
     h.update(digest(code_files(study.run.__module__)).encode())
-    ident = identity(study, inputs or {})
     if ident is not None:
-        h.update(json.dumps(ident, sort_keys=True).encode())
+        h.update(json.dumps(dict(ident), sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -133,11 +133,18 @@ def stored(study: Study, study_key: str | None = None) -> tuple[dict, str] | Non
     return None
 
 
-def run(study: Study, study_key: str | None = None, inputs: Mapping | None = None) -> dict:
-    """Run the study now; its record (result, config, key, seconds, what ran it)."""
+def run(
+    study: Study,
+    study_key: str | None = None,
+    inputs: Mapping | None = None,
+    ident: Mapping | None = None,
+) -> dict:
+    """Run the study now; its record (result, config, key, seconds, what ran it). `ident`:
+    the inputs' identity when the caller has it (it is computed here otherwise)."""
     inputs = dict(inputs or {})
-    study_key = study_key or key(study, inputs)
-    ident = identity(study, inputs)
+    if ident is None:
+        ident = identity(study, inputs)
+    study_key = study_key or key(study, ident)
     start = time.perf_counter()
     result = study.run(**study.config, **inputs)
     return {
@@ -145,7 +152,7 @@ def run(study: Study, study_key: str | None = None, inputs: Mapping | None = Non
         "what": study.what,
         "key": study_key,
         "config": dict(study.config),
-        **({"inputs": ident} if ident is not None else {}),
+        **({"inputs": dict(ident)} if ident is not None else {}),
         "seconds": round(time.perf_counter() - start, 1),
         **runinfo.record(),
         "result": result,
@@ -174,12 +181,14 @@ def measure(study: Study, **inputs) -> dict:
     """The study's record: stored if its key is, else measured now and stored in the build.
     `inputs`: the live objects it runs on, passed to `run` beside its config.
     `record["source"]` says which: 'committed', 'build' or 'measured now'."""
-    study_key = key(study, inputs)  # hashes the code the study runs: once per call
+    ident = identity(study, inputs)  # hashes the weights a study runs on: once per call
+    study_key = key(study, ident)  # hashes the code the study runs: once per call
     found = stored(study, study_key)
     if found is not None:
         record, where = found
         return {**record, "source": where}
-    record = _write(results_dir() / file_name(study, study_key), run(study, study_key, inputs))
+    record = run(study, study_key, inputs, ident)
+    record = _write(results_dir() / file_name(study, study_key), record)
     return {**record, "source": "measured now"}
 
 

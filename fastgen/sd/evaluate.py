@@ -4,7 +4,7 @@ with its noise floor), or on the gpu tier the CLIP score (CLIP from the local ca
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -92,9 +92,7 @@ class Result:
     def to_dict(self) -> dict:
         """Every field, the setting as a dict (the images stay a tensor): what
         `fastgen.results` stores."""
-        return {f.name: getattr(self, f.name) for f in fields(self)} | {
-            "setting": asdict(self.setting)
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Result:
