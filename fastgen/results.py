@@ -46,7 +46,9 @@ class Study:
     """A measurement: `run(**config, **inputs)` returns a dict of JSON values and tensors.
 
     `identity(**inputs)`: what the live inputs are, as JSON (which weights, which device), for
-    the key; a study with inputs must have one, so that other weights are another measurement."""
+    the key; a study with inputs must have one, so that other weights are another measurement.
+    A study without inputs that reads files its code does not name (a model's weights) has one
+    too, called with no arguments: a digest of those files."""
 
     name: str
     run: Callable[..., dict]

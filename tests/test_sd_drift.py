@@ -75,3 +75,46 @@ def test_the_measured_drift_is_the_shipped_weights_drift(monkeypatch):
         folder = TINY_VARIANTS[row.variant]
         weights = base if folder is None else load_file(str(tiny_model_dir() / folder / unet))
         assert row.drift == pytest.approx(dr.weight_drift(weights, base), rel=1e-6), row.variant
+
+
+def _result(quality: float) -> dr.Result:
+    setting = dr.Setting("lcm", 4, 1.0, {"lcm": 1.0}, label="LCM-LoRA, 4 steps")
+    images = torch.full((2, 3, 4, 4), int(quality), dtype=torch.uint8)
+    return dr.Result(
+        setting,
+        images,
+        ["a", "b"],
+        {"nfe_per_image": 4},
+        {"colour": 0.5},
+        quality / 100,
+        None,
+        None,
+    )
+
+
+def test_the_stored_drift_is_the_measured_drift_and_follows_the_weights(tmp_path, monkeypatch):
+    """`stored_drift` measures once and loads after, the same rows back (images included);
+    other tiny-model files are another measurement (its key covers their digest)."""
+    monkeypatch.setenv("FASTGEN_RESULTS_DIR", str(tmp_path))
+    calls = []
+
+    def fake_rows():
+        calls.append(1)
+        return [
+            dr.DriftRow("base", 0, 0.0, _result(90), {"lcm": _result(80)}),
+            dr.DriftRow("paper", 600, 0.09, _result(85), {"lcm": _result(60)}),
+        ]
+
+    monkeypatch.setattr(dr, "measure_drift", fake_rows)
+    measured, first = dr.stored_drift()
+    loaded, again = dr.stored_drift()
+    assert len(calls) == 1 and first["source"] == "measured now" and again["source"] == "build"
+    for m, s in zip(measured, loaded, strict=True):
+        assert (m.variant, m.finetune_steps, m.drift) == (s.variant, s.finetune_steps, s.drift)
+        pairs = zip(m.adapters.values(), s.adapters.values(), strict=True)
+        for a, b in [(m.own, s.own), *pairs]:
+            assert torch.equal(a.images, b.images) and a.setting == b.setting
+            assert (a.quality, a.accuracy, a.record) == (b.quality, b.accuracy, b.record)
+        assert list(m.adapters) == list(s.adapters)
+    monkeypatch.setattr(dr, "weights_digest", lambda tier: "other weights")
+    assert dr.stored_drift()[1]["source"] == "measured now" and len(calls) == 2

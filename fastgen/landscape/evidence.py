@@ -17,17 +17,13 @@ from fastgen.sd.guidance import base_guidance
 from fastgen.sd.wallclock import time_settings
 from fastgen.stats import wilson
 from fastgen.timing import Timing
-from fastgen.toy2d.bench import SAMPLER_NAMES
+from fastgen.toy2d.bench import SAMPLER_NAMES, SLOW_STEPS
 from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import reference, score_teacher, teacher_sigmas
 from fastgen.toy2d.metrics import sliced_wasserstein
 from fastgen.toy2d.samplers import sample_dpmpp_2m
 from fastgen.toy2d.teachers import TeacherConfig
 from fastgen.toy2d.trained import get_consistency, get_teacher
-
-#: the slow reference: as many Euler steps as DDPM's training schedule has timesteps
-SLOW_STEPS = 1000
-
 
 #: Readable names for the toy bench's samplers and students, the same as the SD curve's where
 #: the two panels share a method (DPM-Solver++).
@@ -49,13 +45,6 @@ def toy_points(bench: dict, slow: float) -> list[Point]:
         label = f"{method} on the flow teacher" if teacher else method
         points.append(Point(method, r["nfe"], r["distance"], f"{label}, {r['nfe']} NFE"))
     return points
-
-
-def toy_slow_reference(samples: int = 8000) -> float:
-    """Distance of the flow teacher sampled with 1000 Euler steps."""
-    teacher = get_teacher(TeacherConfig(kind="flow"))[0]
-    ref = reference("two_moons", samples)
-    return score_teacher(teacher, "euler", SLOW_STEPS, ref, repeats=1).distance
 
 
 def curve_settings(tier: str) -> list[tuple[str, Setting]]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fastgen.results import Study, measure
 from fastgen.sd import pipeline as sd
 from fastgen.sd.bench import base, lcm
 from fastgen.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
 from fastgen.sd.guidance import base_guidance
+from fastgen.sd.identity import weights_digest
 
 #: the tiny model's variants along the drift axis, with the fine-tune steps each has seen
 VARIANTS = (("base", 0), *((f"paper-{n}", n) for n in sd.PAPER_DRIFT_STEPS), ("paper", 600))
@@ -72,6 +74,44 @@ def measure_drift(seeds: int | None = None) -> list[DriftRow]:
         adapters = {name: score(adapter_setting(name)) for name in ADAPTERS}
         rows.append(DriftRow(variant, steps, drift, own, adapters))
     return rows
+
+
+def _row_to_dict(row: DriftRow) -> dict:
+    return {
+        "variant": row.variant,
+        "finetune_steps": row.finetune_steps,
+        "drift": row.drift,
+        "own": row.own.to_dict(),
+        "adapters": [[name, r.to_dict()] for name, r in row.adapters.items()],
+    }
+
+
+def _row_from_dict(data: dict) -> DriftRow:
+    adapters = {name: Result.from_dict(r) for name, r in data["adapters"]}
+    own = Result.from_dict(data["own"])
+    return DriftRow(data["variant"], data["finetune_steps"], data["drift"], own, adapters)
+
+
+def _drift_study() -> dict:
+    return {"rows": [_row_to_dict(row) for row in measure_drift()]}
+
+
+#: `measure_drift()` as a stored measurement, keyed on its code and the tiny model's files (the
+#: fine-tunes, both LCM-LoRAs and the judge among them): a page that runs again on the same
+#: weights loads it
+DRIFT = Study(
+    "sd-drift",
+    _drift_study,
+    what="tiny-sd's base and paper fine-tunes, own sampling and both LCM-LoRAs at 4 steps",
+    identity=lambda: {"tier": "tiny", "weights": weights_digest("tiny")},
+)
+
+
+def stored_drift() -> tuple[list[DriftRow], dict]:
+    """`measure_drift()` through the results store: (the rows, their record, whose
+    `fastgen.results.provenance` says whether this call measured them)."""
+    record = measure(DRIFT)
+    return [_row_from_dict(r) for r in record["result"]["rows"]], record
 
 
 def drift_table(rows: list[DriftRow]) -> str:

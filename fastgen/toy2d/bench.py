@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from fastgen import atomic
-from fastgen.results import Study
+from fastgen.results import Study, measure
 from fastgen.toy2d.distill import ConsistencyConfig
 from fastgen.toy2d.evaluate import noise_floor, reference, score_student, score_teacher
 from fastgen.toy2d.teachers import TeacherConfig
@@ -76,6 +76,30 @@ PAGE_BENCH = Study(
     {"dataset": "two_moons", "samples": 8000, "progress": False, "repeats": 3},
     what="the toy bench of lessons 1 and 3: teacher samplers and CD/CT students, 1-64 NFE",
 )
+
+#: the slow reference: as many Euler steps as DDPM's training schedule has timesteps
+SLOW_STEPS = 1000
+
+
+def _slow_reference(samples: int) -> dict:
+    teacher = get_teacher(TeacherConfig(kind="flow"))[0]
+    ref = reference("two_moons", samples)
+    return {"distance": score_teacher(teacher, "euler", SLOW_STEPS, ref, repeats=1).distance}
+
+
+#: the flow teacher sampled with 1000 Euler steps, lesson 3's slowest toy point
+SLOW_REFERENCE = Study(
+    "toy-slow-reference",
+    _slow_reference,
+    {"samples": 8000},
+    what="the flow teacher on two moons with 1000 Euler steps, 8,000 samples",
+)
+
+
+def slow_reference() -> tuple[float, dict]:
+    """`SLOW_REFERENCE` through the results store: (its distance to held-out data, its record)."""
+    record = measure(SLOW_REFERENCE)
+    return record["result"]["distance"], record
 
 
 def table(result: dict) -> str:
