@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# Offline: a build reads the Hugging Face cache and never downloads (`python -m fastgen fetch`
+# Offline: a build reads the Hugging Face cache and never downloads (`python -m fastgen_book fetch`
 # does, when asked).
 book: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going --all
@@ -43,14 +43,14 @@ format: $(VENV)/.installed
 
 # Retrain the shipped tiny SD model, every stage in order, then re-measure its card
 # (62.5 minutes measured on 2 cores on a slow day; it follows the machine's speed:
-# `python -m fastgen bench machine` estimates it here; each stage resumes from _build/sd-train
+# `python -m fastgen_book bench machine` estimates it here; each stage resumes from _build/sd-train
 # if interrupted).
 weights: $(VENV)/.installed
-	$(PY) -m fastgen train all
-	$(PY) -m fastgen bench sd --tier tiny --card
+	$(PY) -m fastgen_book train all
+	$(PY) -m fastgen_book bench sd --tier tiny --card
 
 notebooks: $(VENV)/.installed
-	$(PY) -m fastgen notebooks
+	$(PY) -m fastgen_book notebooks
 
 clean:
 	rm -rf _build

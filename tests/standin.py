@@ -1,7 +1,7 @@
 """A stand-in of the Hugging Face files the gpu tier reads, so its code path runs on a CPU.
 
 `build_cache(root)` lays out a hub cache (`models--org--name/refs/main`, `snapshots/<rev>/...`)
-holding the repository ids and file names of `fastgen.sd.hub`: SD v1.5's diffusers layout with
+holding the repository ids and file names of `fastgen_book.sd.hub`: SD v1.5's diffusers layout with
 its fp16 variant files, its own PNDM scheduler config and model index; the LCM-LoRA and the
 pixel-art LoRA in kohya's key format (`lora_unet_..._proj_in.lora_down.weight`, `.alpha`), as the
 published files are; CLIP ViT-B/32's config, processor and tokenizer files with a small random
@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from fastgen.sd import hub
-from fastgen.sd.tiers import tiny_model_dir
+from fastgen_book.sd import hub
+from fastgen_book.sd.tiers import tiny_model_dir
 
 REVISION = "0" * 40
 #: tokens per prompt in SD v1.5's text encoder and tokenizer

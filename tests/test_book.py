@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO_ROOT, run_build
 from test_book_plumbing import HEADER
 
-from fastgen.book.pages import lesson_pages
-from fastgen.book.site_check import check_site
+from fastgen_book.book.pages import lesson_pages
+from fastgen_book.book.site_check import check_site
 
 pytestmark = pytest.mark.book
 

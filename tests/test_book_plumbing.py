@@ -8,18 +8,18 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from fastgen.book import colab
-from fastgen.book.pages import lesson_pages, read_page
-from fastgen.book.plotly_mime import PLOTLY_MIME, PlotlyMimeRenderer, figure_html
-from fastgen.book.source_hash import PACKAGE_DIR, page_hash, source_hash
-from fastgen.book.sphinx_ext import (
+from fastgen_book.book import colab
+from fastgen_book.book.pages import lesson_pages, read_page
+from fastgen_book.book.plotly_mime import PLOTLY_MIME, PlotlyMimeRenderer, figure_html
+from fastgen_book.book.source_hash import PACKAGE_DIR, page_hash, source_hash
+from fastgen_book.book.sphinx_ext import (
     HASH_MARKER,
     _dedupe_scripts,
     add_source_hash,
     colab_url,
     is_notebook_page,
 )
-from fastgen.viz import new_figure
+from fastgen_book.viz import new_figure
 
 HEADER = (
     "---\njupytext:\n  text_representation:\n    format_name: myst\n"
@@ -37,7 +37,7 @@ def test_hash_cell_is_added_once_and_only_to_notebook_pages():
 
 
 def test_source_hash_follows_package_content(tmp_path):
-    pkg = tmp_path / "fastgen"
+    pkg = tmp_path / "fastgen_book"
     shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     before = source_hash(pkg)
     assert before == source_hash(pkg)
@@ -69,7 +69,7 @@ def test_pages_are_read_with_the_current_hash():
 def test_a_page_is_keyed_on_the_code_it_runs_and_nothing_else(tmp_path):
     """Per-page invalidation, both directions, on a copy of the package: a change to code or
     data a page runs changes its key; a change elsewhere in the package does not."""
-    pkg = tmp_path / "fastgen"
+    pkg = tmp_path / "fastgen_book"
     shutil.copytree(PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     texts = {p.stem: p.read_text() for p in lesson_pages()}
 
@@ -138,7 +138,7 @@ def test_duplicate_inline_scripts_are_dropped():
 
 def test_colab_notebooks_are_in_sync_with_the_pages():
     stale = colab.stale()
-    assert not stale, f"regenerate with `python -m fastgen notebooks`: {stale}"
+    assert not stale, f"regenerate with `python -m fastgen_book notebooks`: {stale}"
 
 
 def test_colab_notebook_installs_fastgen_first():
@@ -157,7 +157,7 @@ def test_colab_notebooks_read_without_the_book_tooling():
         shows = [c for c in nb.cells if "glued-values" in c.metadata.get("tags", [])]
         if "{glue:text}" in page.read_text():
             assert shows and all(
-                c.source.startswith("from fastgen.book.glue import show") for c in shows
+                c.source.startswith("from fastgen_book.book.glue import show") for c in shows
             )
     setup = colab.page_to_notebook(lesson_pages()[0]).cells[0].source
     assert "torch.cuda.is_available()" in setup and 'fetch("sd15")' in setup
@@ -182,7 +182,7 @@ def test_lesson_code_imports_without_the_book_tooling():
         "for name in ('myst_nb', 'sphinx', 'jupytext', 'jupyter_book', 'jupyter_cache'):\n"
         "    sys.modules[name] = None\n"
         + "".join(f"import {m}\n" for m in modules)
-        + "from fastgen.book.glue import glue, show\n"
+        + "from fastgen_book.book.glue import glue, show\n"
         "glue('x', 1.5, display=False)\nshow('x', 'y')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -201,7 +201,7 @@ def test_runtime_dependencies_leave_colab_pins_alone():
 
 
 def test_an_installed_package_keeps_its_outputs_in_the_user_cache(tmp_path, monkeypatch):
-    from fastgen.paths import _build_dir
+    from fastgen_book.paths import _build_dir
 
     (tmp_path / "checkout").mkdir()
     (tmp_path / "checkout" / "_config.yml").write_text("title: t\n")
@@ -211,7 +211,7 @@ def test_an_installed_package_keeps_its_outputs_in_the_user_cache(tmp_path, monk
 
 
 def test_bench_build_times_cold_warm_and_the_slowest_cell(tmp_path):
-    from fastgen.book.bench import PageTiming, format_row, run
+    from fastgen_book.book.bench import PageTiming, format_row, run
 
     page = tmp_path / "timed.md"
     page.write_text(
@@ -230,10 +230,10 @@ def test_bench_build_times_cold_warm_and_the_slowest_cell(tmp_path):
 
 def test_page_kernels_start_with_a_short_openmp_spin(tmp_path, monkeypatch):
     """A page kernel sharing 2 cores with a second torch job must not spend its time slices
-    spinning in OpenMP (`fastgen.book.kernel_env`): the kernel sees GOMP_SPINCOUNT, and an
+    spinning in OpenMP (`fastgen_book.book.kernel_env`): the kernel sees GOMP_SPINCOUNT, and an
     author's own value is kept."""
-    from fastgen.book.kernel_env import SPIN_COUNT
-    from fastgen.book.pages import execute_page
+    from fastgen_book.book.kernel_env import SPIN_COUNT
+    from fastgen_book.book.pages import execute_page
 
     page = tmp_path / "page.md"
     page.write_text(

@@ -12,7 +12,7 @@ import pytest
 
 def fastgen(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "fastgen", *args],
+        [sys.executable, "-m", "fastgen_book", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -81,8 +81,8 @@ def test_a_normal_run_prints_its_record_and_no_library_notes(tmp_path):
 
 
 def test_generate_defaults_to_guidance_1_with_either_lcm_lora():
-    from fastgen.cli.args import DISTILLED_GUIDANCE, default_guidance
-    from fastgen.sd.adapters import TINY_ADAPTERS
+    from fastgen_book.cli.args import DISTILLED_GUIDANCE, default_guidance
+    from fastgen_book.sd.adapters import TINY_ADAPTERS
 
     assert set(DISTILLED_GUIDANCE) == {n for n in TINY_ADAPTERS if n.startswith("lcm")}
     for name in DISTILLED_GUIDANCE:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fastgen.landscape.curve import Point, pareto_frontier, regions
+from fastgen_book.landscape.curve import Point, pareto_frontier, regions
 
 
 def pts(*pairs):
@@ -36,7 +36,7 @@ def test_regions_read_the_thresholds_off_the_frontier():
 
 
 def test_regions_glue_their_boundaries_under_a_prefix():
-    from fastgen.book import glue
+    from fastgen_book.book import glue
 
     points = pts(*[(c, 1 / c + 0.01) for c in (1, 2, 5, 10, 20, 50, 100, 1000)])
     regions(points, free_tol=0.01, cheap_tol=0.1).glue("t_")
@@ -57,7 +57,7 @@ def test_regions_refuse_bad_thresholds():
 
 
 def test_the_grid_is_complete_symmetric_and_says_why():
-    from fastgen.landscape import composability as comp
+    from fastgen_book.landscape import composability as comp
 
     for a in comp.SHORT:
         for b in comp.SHORT:
@@ -70,14 +70,14 @@ def test_the_grid_is_complete_symmetric_and_says_why():
 
 
 def test_each_measured_pair_is_listed_once():
-    from fastgen.landscape.composability import measured_pairs
+    from fastgen_book.landscape.composability import measured_pairs
 
     keys = [cell.evidence for _, _, cell in measured_pairs()]
     assert len(keys) == len(set(keys)) == 6
 
 
 def test_the_static_table_is_the_grid():
-    from fastgen.landscape.composability import CELLS, SHORT, verdict_table
+    from fastgen_book.landscape.composability import CELLS, SHORT, verdict_table
 
     rows = verdict_table().splitlines()[1 : 1 + len(SHORT)]
     for a, row in zip(SHORT, rows, strict=True):
@@ -93,8 +93,8 @@ def test_the_static_table_is_the_grid():
 def test_grid_evidence_has_one_line_for_every_measured_cell():
     from types import SimpleNamespace as NS
 
-    from fastgen.landscape.composability import measured_pairs
-    from fastgen.landscape.evidence import KitchenSink, SolverOnTeachers, grid_evidence
+    from fastgen_book.landscape.composability import measured_pairs
+    from fastgen_book.landscape.evidence import KitchenSink, SolverOnTeachers, grid_evidence
 
     result = NS(score_text=lambda: "99%", summary=lambda *a: "99%", record={"nfe_per_image": 8})
     student = NS(report=NS(sharp=0.5), distance=0.1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fastgen.book.pages import PageExecutionError, execute_page, lesson_pages
+from fastgen_book.book.pages import PageExecutionError, execute_page, lesson_pages
 
 
 @pytest.mark.parametrize("page", lesson_pages(), ids=lambda p: p.stem)

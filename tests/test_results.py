@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
-from fastgen import results
-from fastgen.book.imports import code_files
-from fastgen.claims import ClaimError, claim, compare_runs
-from fastgen.stats import spread, wilson
+from fastgen_book import results
+from fastgen_book.book.imports import code_files
+from fastgen_book.claims import ClaimError, claim, compare_runs
+from fastgen_book.stats import spread, wilson
 
 CALLS = []
 
@@ -107,7 +107,8 @@ def test_a_study_on_live_inputs_is_keyed_on_their_identity(store):
 
 def test_the_key_covers_the_code_the_study_runs_and_nothing_else():
     files = {
-        p.relative_to(results.PACKAGE_DIR).as_posix() for p in code_files("fastgen.toy2d.studies")
+        p.relative_to(results.PACKAGE_DIR).as_posix()
+        for p in code_files("fastgen_book.toy2d.studies")
     }
     assert {"toy2d/distill.py", "toy2d/evaluate.py", "toy2d/studies.py"} <= files
     assert "consistency_math.py" in files  # shared math is training code too
@@ -115,14 +116,15 @@ def test_the_key_covers_the_code_the_study_runs_and_nothing_else():
 
 
 def test_every_committed_measurement_matches_todays_code():
-    """Fails after an edit to code a study runs: `python -m fastgen results refresh` re-measures
+    """Fails after an edit to code a study runs: `python -m fastgen_book results refresh`
+    re-measures
     and commits (several minutes on 2 cores), so fresh clones never train for it."""
     stale = [
         name
         for name, study in results.studies().items()
         if (results.stored(study) or (None, ""))[1] != "committed"
     ]
-    assert not stale, f"run `python -m fastgen results refresh {' '.join(stale)}`"
+    assert not stale, f"run `python -m fastgen_book results refresh {' '.join(stale)}`"
     names = {p.stem.rsplit("-", 1)[0] for p in results.COMMITTED_DIR.glob("*.json")}
     assert names == set(results.studies()), "a committed file no study makes: delete it"
 

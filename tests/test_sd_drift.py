@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from fastgen.sd import drift as dr
+from fastgen_book.sd import drift as dr
 
 
 def test_weight_drift_is_the_relative_distance_of_all_weights_as_one_vector():
@@ -46,7 +46,7 @@ def test_costs_and_the_models_an_adapter_serves_in_words():
 def test_the_shipped_fine_tunes_drift_further_with_every_step():
     from safetensors.torch import load_file
 
-    from fastgen.sd.pipeline import TINY_VARIANTS, tiny_model_dir
+    from fastgen_book.sd.pipeline import TINY_VARIANTS, tiny_model_dir
 
     unet = "diffusion_pytorch_model.safetensors"
     base = load_file(str(tiny_model_dir() / "pipeline" / "unet" / unet))
@@ -65,7 +65,7 @@ def test_the_measured_drift_is_the_shipped_weights_drift(monkeypatch):
 
     from safetensors.torch import load_file
 
-    from fastgen.sd.pipeline import TINY_VARIANTS, tiny_model_dir
+    from fastgen_book.sd.pipeline import TINY_VARIANTS, tiny_model_dir
 
     monkeypatch.setattr(dr, "evaluate", lambda *a, **k: SimpleNamespace(quality=0.0))
     monkeypatch.setattr(dr, "load_tiny_judge", lambda: None)

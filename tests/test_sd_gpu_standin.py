@@ -13,10 +13,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from fastgen.sd import adapters, budget, hub
-from fastgen.sd import experiments as ex
-from fastgen.sd import pipeline as sd
-from fastgen.sd.clip import clip_inputs, clip_scores, load_clip
+from fastgen_book.sd import adapters, budget, hub
+from fastgen_book.sd import experiments as ex
+from fastgen_book.sd import pipeline as sd
+from fastgen_book.sd.clip import clip_inputs, clip_scores, load_clip
 
 
 @pytest.fixture
@@ -198,8 +198,8 @@ def test_every_gpu_experiment_fits_the_cell_budget(gpu, unet_calls):
     runs on the gpu tier; none may exceed the per-cell budget (about a minute on an A100).
     The count is the pipeline's and the experiments' doing, so stubs stand in for the UNet and
     the decoder (`unet_calls`)."""
-    from fastgen.landscape import evidence as ev
-    from fastgen.sd.wallclock import time_settings
+    from fastgen_book.landscape import evidence as ev
+    from fastgen_book.sd.wallclock import time_settings
 
     count = unet_calls
     experiments = {
@@ -243,8 +243,8 @@ def test_figures_and_pngs_are_sized_for_display(tmp_path):
     """Defect 7: a 512 px image is shown at most 256 px wide; `generate` writes no 4096 px."""
     from PIL import Image
 
-    from fastgen.sd.images import save_png
-    from fastgen.viz.images import image_grid_figure
+    from fastgen_book.sd.images import save_png
+    from fastgen_book.viz.images import image_grid_figure
 
     big = torch.rand(2, 3, 512, 512)
     fig = image_grid_figure({"a": big}, ["p", "q"])
@@ -259,7 +259,7 @@ def run_cli(*args, env=None, timeout=600):
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "fastgen", *args],
+        [sys.executable, "-m", "fastgen_book", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -272,9 +272,9 @@ def test_bench_sd_gpu_quick_prints_every_row_and_writes_json(
 ):
     """`bench sd --tier gpu --quick` as the command line runs it (in this process, so the UNet
     stubs apply): every suite row printed and in the JSON, each with a CLIP score."""
-    from fastgen.cli import main
-    from fastgen.sd.bench import suite_rows
-    from fastgen.sd.guidance import GPU_GUIDANCE
+    from fastgen_book.cli import main
+    from fastgen_book.sd.bench import suite_rows
+    from fastgen_book.sd.guidance import GPU_GUIDANCE
 
     out = tmp_path / "bench.json"
     assert main(["bench", "sd", "--tier", "gpu", "--quick", "--json", str(out)]) == 0

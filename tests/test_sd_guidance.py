@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from fastgen.sd import guidance
-from fastgen.sd.tiers import TINY_ENV
+from fastgen_book.sd import guidance
+from fastgen_book.sd.tiers import TINY_ENV
 
 
 def row(g: float, all_correct: float | None, distance: float | None, clip: float | None = None):

@@ -10,8 +10,8 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, LCMScheduler
 
-from fastgen.sd.tiers import tiny_model_dir
-from fastgen.tinysd.lcm import (
+from fastgen_book.sd.tiers import tiny_model_dir
+from fastgen_book.tinysd.lcm import (
     boundary_scalings,
     consistency_output,
     guided_ddim_step,

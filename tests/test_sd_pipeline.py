@@ -1,4 +1,4 @@
-"""fastgen.sd's front door on the real diffusers + peft path, with an untrained tiny model (the
+"""fastgen_book.sd's front door on the real diffusers + peft path, with an untrained tiny model (the
 shipped weights are not needed to test the plumbing)."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from fastgen.sd import pipeline as sd
-from fastgen.sd.quiet import quiet_loading
-from fastgen.sd.tiny import build_pipeline
-from fastgen.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
+from fastgen_book.sd import pipeline as sd
+from fastgen_book.sd.quiet import quiet_loading
+from fastgen_book.sd.tiny import build_pipeline
+from fastgen_book.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
 
 PROMPT = "a red circle on the left"
 
@@ -47,7 +47,7 @@ def test_auto_is_tiny_without_cuda_and_can_be_forced(monkeypatch):
 
 def test_missing_models_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv(sd.TINY_ENV, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="python -m fastgen train tiny-sd"):
+    with pytest.raises(FileNotFoundError, match="python -m fastgen_book train tiny-sd"):
         sd.load_pipeline("tiny")
     if not torch.cuda.is_available():
         monkeypatch.delenv("FASTGEN_GPU_DEVICE", raising=False)
@@ -129,9 +129,9 @@ def test_fusing_keeps_the_output_and_unfusing_restores_the_base(loaded, tiny_dir
 
 
 def test_missing_adapters_and_variants_say_how_to_train_them(loaded, tiny_dir):
-    with pytest.raises(FileNotFoundError, match="python -m fastgen train style-lora"):
+    with pytest.raises(FileNotFoundError, match="python -m fastgen_book train style-lora"):
         sd.load_adapter(loaded, "style")
-    with pytest.raises(FileNotFoundError, match="python -m fastgen train paper"):
+    with pytest.raises(FileNotFoundError, match="python -m fastgen_book train paper"):
         sd.load_pipeline("tiny", variant="paper")
     with pytest.raises(ValueError, match="unknown variant 'anime'"):
         sd.load_pipeline("tiny", variant="anime")
@@ -203,8 +203,8 @@ def test_loading_adapters_drops_only_the_notes_that_are_true_of_every_adapter(lo
 def test_a_fused_setting_is_measured_fused_and_unfused_after(loaded, tiny_dir):
     from dataclasses import replace
 
-    from fastgen.sd.evaluate import Setting, evaluate
-    from fastgen.sd.judge import Judge
+    from fastgen_book.sd.evaluate import Setting, evaluate
+    from fastgen_book.sd.judge import Judge
 
     sd.load_adapter(loaded, "lcm", tiny_dir / "lora")
     judge, setting = Judge().eval(), Setting("lcm", 2, 1.0, {"lcm": 1.0}, fused=True)
@@ -218,8 +218,8 @@ def test_a_fused_setting_is_measured_fused_and_unfused_after(loaded, tiny_dir):
 
 
 def test_an_adapters_anatomy_states_and_glues_its_share_of_the_unet():
-    from fastgen.book import glue
-    from fastgen.sd.experiments import LoRAAnatomy
+    from fastgen_book.book import glue
+    from fastgen_book.sd.experiments import LoRAAnatomy
 
     a = LoRAAnatomy(
         "lcm", rank=4, parameters=2_000, file_bytes=8_500_000, modules=10, base_parameters=25_000

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from fastgen.tinysd import machine, speed
+from fastgen_book.tinysd import machine, speed
 
 
 def test_a_recorded_time_scales_with_the_reference_step():
@@ -50,7 +50,7 @@ def test_bench_machine_prints_and_writes_the_scaled_record(tmp_path, monkeypatch
 
 
 def test_every_stage_records_the_speed_before_and_after_it(tmp_path, monkeypatch):
-    from fastgen.tinysd.recipe import read_record, run_stage
+    from fastgen_book.tinysd.recipe import read_record, run_stage
 
     times = iter([120.0, 140.0])
     monkeypatch.setattr(speed, "reference_step_ms", lambda: next(times))

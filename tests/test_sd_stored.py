@@ -12,11 +12,11 @@ import shutil
 import pytest
 import torch
 
-from fastgen.sd import experiments as ex
-from fastgen.sd import identity
-from fastgen.sd import pipeline as sd
-from fastgen.sd.tiers import TINY_ENV, tiny_model_dir
-from fastgen.toy2d.experiments import compare_one_step_students, stored_one_step_students
+from fastgen_book.sd import experiments as ex
+from fastgen_book.sd import identity
+from fastgen_book.sd import pipeline as sd
+from fastgen_book.sd.tiers import TINY_ENV, tiny_model_dir
+from fastgen_book.toy2d.experiments import compare_one_step_students, stored_one_step_students
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from fastgen.sd import shapes
-from fastgen.sd.tiny import TinySDConfig, build_pipeline
-from fastgen.sd.tokenizer import MAX_LENGTH, train_clip_tokenizer
-from fastgen.tinysd.config import TrainConfig
-from fastgen.tinysd.train import train_vae
+from fastgen_book.sd import shapes
+from fastgen_book.sd.tiny import TinySDConfig, build_pipeline
+from fastgen_book.sd.tokenizer import MAX_LENGTH, train_clip_tokenizer
+from fastgen_book.tinysd.config import TrainConfig
+from fastgen_book.tinysd.train import train_vae
 
 
 def test_rendering_is_seeded_and_in_range():
@@ -103,7 +103,7 @@ def test_training_resumes_where_it_stopped(tmp_path):
 
 
 def test_frechet_distance_closed_forms():
-    from fastgen.sd.judge import frechet_distance
+    from fastgen_book.sd.judge import frechet_distance
 
     g = torch.Generator().manual_seed(0)
     a = torch.randn(4000, 3, generator=g, dtype=torch.float64)
@@ -116,7 +116,7 @@ def test_frechet_distance_closed_forms():
 
 
 def test_judge_scores_count_attribute_matches():
-    from fastgen.sd.judge import HEADS, Judge, score
+    from fastgen_book.sd.judge import HEADS, Judge, score
 
     class Oracle(Judge):
         def __init__(self, answers):
@@ -143,12 +143,12 @@ def test_judge_scores_count_attribute_matches():
 
 
 def test_the_cli_lists_every_stage_scheduler_and_adapter():
-    from fastgen import cli
-    from fastgen.sd.adapters import GPU_ADAPTERS, TINY_ADAPTERS
-    from fastgen.sd.pipeline import SCHEDULERS, TINY_VARIANTS
-    from fastgen.tinysd.recipe import STAGES
-    from fastgen.tinysd.stages import STAGE_NAMES
-    from fastgen.tinysd.weighting import WEIGHTINGS
+    from fastgen_book import cli
+    from fastgen_book.sd.adapters import GPU_ADAPTERS, TINY_ADAPTERS
+    from fastgen_book.sd.pipeline import SCHEDULERS, TINY_VARIANTS
+    from fastgen_book.tinysd.recipe import STAGES
+    from fastgen_book.tinysd.stages import STAGE_NAMES
+    from fastgen_book.tinysd.weighting import WEIGHTINGS
 
     assert tuple(STAGES) == STAGE_NAMES and tuple(SCHEDULERS) == cli.SCHEDULER_NAMES
     assert tuple(TINY_ADAPTERS) == cli.ADAPTER_NAMES and set(GPU_ADAPTERS) < set(TINY_ADAPTERS)
@@ -160,8 +160,8 @@ def test_the_cli_lists_every_stage_scheduler_and_adapter():
 
 
 def test_the_unet_attends_to_the_text_where_its_config_says():
-    from fastgen import cli
-    from fastgen.sd.tiny import TinySDConfig, build_unet
+    from fastgen_book import cli
+    from fastgen_book.sd.tiny import TinySDConfig, build_unet
 
     def attending(unet):
         return [type(b).__name__.startswith("CrossAttn") for b in unet.down_blocks], [
@@ -181,8 +181,8 @@ def test_the_unet_attends_to_the_text_where_its_config_says():
 
 
 def test_a_trial_refuses_eval_steps_inside_the_decay_before_training(tmp_path):
-    from fastgen import cli
-    from fastgen.tinysd.trial import unet_trial
+    from fastgen_book import cli
+    from fastgen_book.tinysd.trial import unet_trial
 
     config = TrainConfig(steps=100, decay_steps=40)
     with pytest.raises(ValueError, match=r"\[70\] are not in the constant-rate phase \(1..60\)"):
@@ -193,7 +193,7 @@ def test_a_trial_refuses_eval_steps_inside_the_decay_before_training(tmp_path):
 
 
 def test_a_trial_trains_on_the_shipped_autoencoder_and_prints_its_scores(tmp_path, capsys):
-    from fastgen import cli
+    from fastgen_book import cli
 
     args = ["trial", "unet", "--steps", "4", "--decay-steps", "2", "--eval-at", "2"]
     args += ["--pool", "32", "--batch", "4", "--seeds", "1", "--work", str(tmp_path / "t")]
@@ -210,7 +210,7 @@ def test_a_trial_trains_on_the_shipped_autoencoder_and_prints_its_scores(tmp_pat
 def test_style_lora_and_fine_tune_train_and_save(tmp_path):
     from safetensors.torch import load_file
 
-    from fastgen.tinysd.train import finetune_unet, train_style_lora
+    from fastgen_book.tinysd.train import finetune_unet, train_style_lora
 
     pipe = build_pipeline()
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
@@ -234,7 +234,7 @@ def test_fine_tune_snapshots_are_the_shorter_fine_tunes(tmp_path):
     for bit; a run resumed past a snapshot it never saved refuses to pass for complete."""
     from safetensors.torch import load_file
 
-    from fastgen.tinysd.train import finetune_unet, snapshot_dir
+    from fastgen_book.tinysd.train import finetune_unet, snapshot_dir
 
     cfg = TrainConfig(steps=3, batch=2, pool=4, backgrounds=("paper",), save_every=1)
     record = finetune_unet(build_pipeline(), cfg, tmp_path / "a", "ft", False, snapshots=(1, 2))
@@ -251,7 +251,7 @@ def test_fine_tune_snapshots_are_the_shorter_fine_tunes(tmp_path):
 
 
 def test_train_configs_refuse_unknown_styles_and_schedules():
-    from fastgen.tinysd.lcm import LCMLoRAConfig
+    from fastgen_book.tinysd.lcm import LCMLoRAConfig
 
     with pytest.raises(ValueError, match="unknown style 'striped'"):
         TrainConfig(styles=("striped",))
@@ -260,7 +260,7 @@ def test_train_configs_refuse_unknown_styles_and_schedules():
 
 
 def test_learning_rate_schedules_closed_forms():
-    from fastgen.tinysd.config import learning_rate
+    from fastgen_book.tinysd.config import learning_rate
 
     cos = TrainConfig(steps=100, lr=1.0, schedule="cosine")
     assert learning_rate(cos, 0) == 1.0 and learning_rate(cos, 50) == pytest.approx(0.5)
@@ -269,7 +269,7 @@ def test_learning_rate_schedules_closed_forms():
     assert learning_rate(anneal, 59) == 1.0 and learning_rate(anneal, 60) == 1.0
     assert learning_rate(anneal, 80) == pytest.approx(0.5)
     # the LCM-LoRA distillation shares the schedule
-    from fastgen.tinysd.lcm import LCMLoRAConfig
+    from fastgen_book.tinysd.lcm import LCMLoRAConfig
 
     lcm = LCMLoRAConfig(steps=100, lr=1.0)
     assert learning_rate(lcm, 25) == pytest.approx(0.5 * (1 + 2**-0.5))
@@ -280,7 +280,7 @@ def test_lcm_lora_distils_with_either_target(tmp_path, target_ema):
     """Both targets of the distillation run and save a LoRA; the base weights are untouched."""
     from safetensors.torch import load_file
 
-    from fastgen.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
+    from fastgen_book.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
 
     pipe = build_pipeline()
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
@@ -299,7 +299,7 @@ def test_lcm_lora_training_resumes_where_it_stopped(tmp_path):
     constant rate, since a cosine one is a function of the total)."""
     from safetensors.torch import load_file
 
-    from fastgen.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
+    from fastgen_book.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
 
     def lora(steps, run, out):
         config = LCMLoRAConfig(steps=steps, batch=2, save_every=1, schedule="constant")
@@ -324,7 +324,7 @@ def test_a_stage_runs_in_two_processes_with_accelerate(tmp_path):
     import sys
     from pathlib import Path
 
-    from fastgen.sd.tiers import tiny_model_dir
+    from fastgen_book.sd.tiers import tiny_model_dir
 
     model = tmp_path / "model"
     model.mkdir()
@@ -336,7 +336,7 @@ def test_a_stage_runs_in_two_processes_with_accelerate(tmp_path):
     launch = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2"]
     launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     launch += ["--main_process_port", str(port)]
-    train = ["-m", "fastgen", "train", "style-lora", "--out", str(model)]
+    train = ["-m", "fastgen_book", "train", "style-lora", "--out", str(model)]
     train += ["--work", str(tmp_path / "work"), "--steps", "3", "--threads", "1"]
     done = subprocess.run(launch + train, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -353,7 +353,7 @@ def test_adapters_start_from_their_seed_not_the_global_generator():
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    from fastgen.tinysd.lora import LORA_TARGETS, add_seeded_adapter
+    from fastgen_book.tinysd.lora import LORA_TARGETS, add_seeded_adapter
 
     def adapter(global_seed, seed, init):
         torch.manual_seed(global_seed)
@@ -369,8 +369,8 @@ def test_adapters_start_from_their_seed_not_the_global_generator():
 
 
 def test_loss_weights_closed_forms():
-    from fastgen.sd.tiny import training_scheduler
-    from fastgen.tinysd.weighting import loss_weights
+    from fastgen_book.sd.tiny import training_scheduler
+    from fastgen_book.tinysd.weighting import loss_weights
 
     a = training_scheduler().alphas_cumprod
     t = torch.arange(1000)
@@ -398,7 +398,7 @@ def test_loss_weights_closed_forms():
 
 
 def test_latent_pool_is_seeded_and_draws_encoded_posteriors():
-    from fastgen.tinysd.data import encode_pool, sample_posterior
+    from fastgen_book.tinysd.data import encode_pool, sample_posterior
 
     vae = build_pipeline().vae
     config = TrainConfig(pool=6, batch=4)
@@ -425,8 +425,8 @@ def test_training_noise_ignores_a_swapped_sampler():
     the DDPM forward process: x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps."""
     from diffusers import DPMSolverMultistepScheduler
 
-    from fastgen.sd.tiny import training_scheduler
-    from fastgen.tinysd.train import noise_schedule
+    from fastgen_book.sd.tiny import training_scheduler
+    from fastgen_book.tinysd.train import noise_schedule
 
     pipe = build_pipeline()
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
@@ -440,8 +440,8 @@ def test_training_noise_ignores_a_swapped_sampler():
 
 
 def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path):
-    from fastgen.tinysd.recipe import vae_recipe
-    from fastgen.tinysd.trial import ATTRIBUTES, VAE_HEADER, format_vae_row, vae_trial
+    from fastgen_book.tinysd.recipe import vae_recipe
+    from fastgen_book.tinysd.trial import ATTRIBUTES, VAE_HEADER, format_vae_row, vae_trial
 
     config = replace(vae_recipe(2), batch=4)
     shipped, trial = vae_trial(config, tmp_path, n=8)
@@ -460,8 +460,8 @@ def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path
 def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
     """With `weighting_until`, steps before it use the weighting, steps from it on the plain
     epsilon loss: the same random draws give the same loss as a run of that one loss."""
-    from fastgen.tinysd.data import batches
-    from fastgen.tinysd.train import _denoising_stage
+    from fastgen_book.tinysd.data import batches
+    from fastgen_book.tinysd.train import _denoising_stage
 
     pipe = build_pipeline()
     warm = TrainConfig(batch=8, weighting="truncated-snr", snr_floor=0.3, weighting_until=2)
@@ -482,8 +482,8 @@ def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
 
 
 def test_a_trial_starts_from_the_shipped_recipe():
-    from fastgen.tinysd.recipe import VAE_STEPS, unet_recipe, vae_recipe
-    from fastgen.tinysd.trial import recipe_with
+    from fastgen_book.tinysd.recipe import VAE_STEPS, unet_recipe, vae_recipe
+    from fastgen_book.tinysd.trial import recipe_with
 
     assert recipe_with("unet") == unet_recipe(4000)
     # the pool never holds more images than the run draws (batch x steps), at most 65,536
@@ -504,7 +504,7 @@ def test_a_trial_starts_from_the_shipped_recipe():
 
 def test_a_logvar_offset_scales_the_untrained_posterior_std_by_its_closed_form():
     """logvar + offset: the same means, every std times exp(offset / 2)."""
-    from fastgen.tinysd.train import offset_logvar
+    from fastgen_book.tinysd.train import offset_logvar
 
     vae = build_pipeline().vae
     x = torch.rand(2, 3, 32, 32) * 2 - 1
@@ -521,8 +521,8 @@ def test_a_logvar_offset_scales_the_untrained_posterior_std_by_its_closed_form()
 def test_the_training_optimiser_matches_the_looped_adamw_bit_for_bit():
     # the shipped weights were trained with torch's default (looped) AdamW on CPU; `adamw`
     # runs the multi-tensor update for speed and must not move a single bit
-    from fastgen.sd.tiny import build_vae
-    from fastgen.tinysd.loop import adamw
+    from fastgen_book.sd.tiny import build_vae
+    from fastgen_book.tinysd.loop import adamw
 
     torch.manual_seed(0)
     start = [p.detach() for p in build_vae(TinySDConfig()).parameters()]
@@ -543,9 +543,9 @@ def test_the_training_optimiser_matches_the_looped_adamw_bit_for_bit():
 def test_the_makefile_reads_the_stage_list_instead_of_repeating_it():
     from pathlib import Path
 
-    from fastgen.tinysd.stages import STAGE_NAMES
+    from fastgen_book.tinysd.stages import STAGE_NAMES
 
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     recipe = makefile.split("\nweights:", 1)[1].split("\n\n", 1)[0]
-    assert "fastgen train all" in recipe
+    assert "fastgen_book train all" in recipe
     assert not any(f" {name} " in recipe or recipe.endswith(name) for name in STAGE_NAMES)

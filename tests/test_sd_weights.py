@@ -10,11 +10,11 @@ import sys
 import pytest
 import torch
 
-from fastgen.sd import pipeline as sd
-from fastgen.sd.bench import base, lcm
-from fastgen.sd.evaluate import evaluate, load_tiny_judge
-from fastgen.sd.guidance import base_guidance, best_guidance
-from fastgen.tinysd.recipe import STAGES, read_record
+from fastgen_book.sd import pipeline as sd
+from fastgen_book.sd.bench import base, lcm
+from fastgen_book.sd.evaluate import evaluate, load_tiny_judge
+from fastgen_book.sd.guidance import base_guidance, best_guidance
+from fastgen_book.tinysd.recipe import STAGES, read_record
 
 MODEL = sd.tiny_model_dir()
 CARD = json.loads((MODEL / "card.json").read_text())
@@ -35,7 +35,7 @@ def test_every_stage_is_shipped_with_its_record():
 
 
 def test_the_model_card_is_rendered_from_the_records():
-    from fastgen.tinysd.card import render_card
+    from fastgen_book.tinysd.card import render_card
 
     assert (MODEL / "MODEL_CARD.md").read_text() == render_card(MODEL)
 
@@ -102,7 +102,7 @@ def test_speed_and_style_compose():
 
 
 def test_generate_says_what_was_wrong(tmp_path):
-    cmd = [sys.executable, "-m", "fastgen", "generate", "--prompt", "a purple hexagon"]
+    cmd = [sys.executable, "-m", "fastgen_book", "generate", "--prompt", "a purple hexagon"]
     done = subprocess.run(cmd + ["--out", str(tmp_path / "x.png")], capture_output=True, text=True)
     assert done.returncode != 0 and "not one this data set can draw" in done.stderr
     assert not list(tmp_path.iterdir())

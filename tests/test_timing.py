@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fastgen.timing import Timing, faster, interleaved
+from fastgen_book.timing import Timing, faster, interleaved
 
 
 class FakeClock:
@@ -65,7 +65,7 @@ def test_speed_in_words_needs_the_repeats_apart():
 
 
 def test_fixed_and_per_step_recovers_a_line():
-    from fastgen.timing import fixed_and_per_step
+    from fastgen_book.timing import fixed_and_per_step
 
     steps = [1, 2, 4, 8]
     timings = [Timing(str(n), (0.001 * (3 + 2 * n),)) for n in steps]
@@ -76,7 +76,7 @@ def test_fixed_and_per_step_recovers_a_line():
 
 
 def test_a_split_is_stated_only_when_the_line_fits():
-    from fastgen.timing import fits_a_line, fixed_and_per_step
+    from fastgen_book.timing import fits_a_line, fixed_and_per_step
 
     steps = [1, 2, 4, 8]
     clean = [Timing(str(n), (0.001 * (3 + 2 * n),)) for n in steps]

@@ -8,20 +8,20 @@ import math
 import pytest
 import torch
 
-from fastgen.toy2d import data, store
-from fastgen.toy2d.consistency import (
+from fastgen_book.toy2d import data, store
+from fastgen_book.toy2d.consistency import (
     ConsistencyModel,
     consistency_scalings,
     denoiser_scalings,
     sample_consistency,
 )
-from fastgen.toy2d.distill import ConsistencyConfig, ct_ema, ct_levels, distance
-from fastgen.toy2d.ema import EMA
-from fastgen.toy2d.metrics import sliced_wasserstein
-from fastgen.toy2d.nets import MLP
-from fastgen.toy2d.samplers import get_sampler, nfe, sample_ddim, sample_euler
-from fastgen.toy2d.schedules import append_zero, karras_sigmas, vp_t_from_sigma
-from fastgen.toy2d.teachers import FlowTeacher, TeacherConfig, VPTeacher, train_teacher
+from fastgen_book.toy2d.distill import ConsistencyConfig, ct_ema, ct_levels, distance
+from fastgen_book.toy2d.ema import EMA
+from fastgen_book.toy2d.metrics import sliced_wasserstein
+from fastgen_book.toy2d.nets import MLP
+from fastgen_book.toy2d.samplers import get_sampler, nfe, sample_ddim, sample_euler
+from fastgen_book.toy2d.schedules import append_zero, karras_sigmas, vp_t_from_sigma
+from fastgen_book.toy2d.teachers import FlowTeacher, TeacherConfig, VPTeacher, train_teacher
 
 MU = torch.tensor([0.5, -1.0], dtype=torch.float64)
 S = 0.7  # data ~ N(MU, S^2 I)
@@ -166,7 +166,7 @@ def test_flow_and_vp_teachers_with_exact_networks_are_the_exact_denoiser():
 
 def test_trained_teacher_trajectories_are_self_consistent():
     """ODE endpoints from points on one trajectory agree (the self-consistency property)."""
-    from fastgen.toy2d.trained import get_teacher
+    from fastgen_book.toy2d.trained import get_teacher
 
     teacher, _ = get_teacher(TeacherConfig(kind="flow"))
     heun = get_sampler("heun")
@@ -290,7 +290,7 @@ def test_without_the_boundary_parameterisation_f_is_the_network_itself():
 
 
 def _loss_inputs(config):
-    from fastgen.toy2d.distill import build_student
+    from fastgen_book.toy2d.distill import build_student
 
     student = build_student(config, FlowTeacher(MLP()))
     target = EMA(student, 0.0).model
@@ -303,7 +303,7 @@ def _loss_inputs(config):
 def test_the_stop_gradient_keeps_the_target_side_out_of_the_gradient():
     """With theta^- = theta (mu = 0), the loss value is the same with or without stop-gradient,
     and its gradient differs exactly by the target side's term."""
-    from fastgen.toy2d.distill import consistency_loss
+    from fastgen_book.toy2d.distill import consistency_loss
 
     base = ConsistencyConfig(method="ct", teacher=None, init_from_teacher=False)
     grads = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fastgen.toy2d import adversarial as adv
+from fastgen_book.toy2d import adversarial as adv
 
 
 def test_hinge_losses_closed_forms():
@@ -30,7 +30,7 @@ def test_mode_report_counts_sharp_samples_and_covered_modes():
 
 
 def test_the_data_sits_on_the_modes():
-    from fastgen.toy2d.data import sample
+    from fastgen_book.toy2d.data import sample
 
     x = sample("eight_gaussians", 4000, generator=torch.Generator().manual_seed(0))
     report = adv.mode_report(x)

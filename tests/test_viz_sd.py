@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fastgen.landscape import composability as comp
-from fastgen.landscape.curve import Point, regions
-from fastgen.viz.images import image_grid_figure
-from fastgen.viz.landscape import curve_figure, grid_figure, pareto_figure
+from fastgen_book.landscape import composability as comp
+from fastgen_book.landscape.curve import Point, regions
+from fastgen_book.viz.images import image_grid_figure
+from fastgen_book.viz.landscape import curve_figure, grid_figure, pareto_figure
 
 
 def test_image_grid_prints_each_rows_prompt_beside_it():
@@ -35,7 +35,7 @@ def test_png_data_uris_round_trip_the_pixels():
     import numpy as np
     from PIL import Image
 
-    from fastgen.viz.images import png_data_uri
+    from fastgen_book.viz.images import png_data_uri
 
     def decode(uri):
         return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
@@ -101,7 +101,7 @@ def test_pareto_points_are_drawn_per_sampler_with_their_step_counts():
 def test_the_noise_floor_label_sits_on_its_line_on_the_log_axis():
     import math
 
-    from fastgen.viz.toy_scores import quality_vs_nfe_figure
+    from fastgen_book.viz.toy_scores import quality_vs_nfe_figure
 
     rows = [
         {"method": "teacher", "sampler": "euler", "nfe": n, "distance": 1 / n, "seconds": 0.01}

@@ -8,8 +8,8 @@ import math
 
 import torch
 
-from fastgen.stats import spread
-from fastgen.toy2d.bench import matching_teacher
+from fastgen_book.stats import spread
+from fastgen_book.toy2d.bench import matching_teacher
 
 
 def _bench():
@@ -33,7 +33,7 @@ def test_matching_teacher_is_the_cheapest_teacher_setting_at_least_as_good():
 
 
 def test_quality_chart_labels_the_off_scale_point_and_states_the_headline():
-    from fastgen.viz.toy_scores import quality_vs_nfe_figure
+    from fastgen_book.viz.toy_scores import quality_vs_nfe_figure
 
     fig = quality_vs_nfe_figure(_bench())
     texts = [a.text for a in fig.layout.annotations]
@@ -44,7 +44,7 @@ def test_quality_chart_labels_the_off_scale_point_and_states_the_headline():
 
 
 def test_restart_error_bars_span_the_seeds():
-    from fastgen.viz.toy_scores import restarts_figure
+    from fastgen_book.viz.toy_scores import restarts_figure
 
     fig = restarts_figure({"m": {1: spread([1.0, 2.0, 3.0]), 2: spread([0.5, 0.6])}}, floor=0.1)
     (trace,) = fig.data
@@ -54,8 +54,8 @@ def test_restart_error_bars_span_the_seeds():
 
 
 def test_sample_panels_show_the_data_and_their_distance():
-    from fastgen.toy2d.metrics import sliced_wasserstein
-    from fastgen.viz.toy2d import samples_figure
+    from fastgen_book.toy2d.metrics import sliced_wasserstein
+    from fastgen_book.viz.toy2d import samples_figure
 
     g = torch.Generator().manual_seed(0)
     data, pts = torch.randn(500, 2, generator=g), torch.randn(500, 2, generator=g) + 1
@@ -66,8 +66,8 @@ def test_sample_panels_show_the_data_and_their_distance():
 
 
 def test_trajectories_are_numbered_and_start_marked():
-    from fastgen.toy2d.experiments import SelfConsistency
-    from fastgen.viz.toy2d import trajectories_figure
+    from fastgen_book.toy2d.experiments import SelfConsistency
+    from fastgen_book.viz.toy2d import trajectories_figure
 
     sigmas = torch.tensor([20.0, 1.0, 0.0])
     paths = torch.randn(3, 4, 2, generator=torch.Generator().manual_seed(1))
@@ -89,7 +89,7 @@ def test_trajectories_are_numbered_and_start_marked():
 def test_modes_chart_has_one_bar_per_student_in_each_panel():
     from types import SimpleNamespace
 
-    from fastgen.viz.toy_scores import modes_figure
+    from fastgen_book.viz.toy_scores import modes_figure
 
     students = [
         SimpleNamespace(name=n, distance=d, report=SimpleNamespace(sharp=s, modes_covered=m))

@@ -1,5 +1,0 @@
-import sys
-
-from fastgen.cli import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from fastgen_book.cli import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""How much each tier measures: which prompts, how many seeds, images per pipeline call.
+
+The tiny tier scores every caption the model knows, four seeds each, in one call. On the gpu
+tier a 512x512 image costs ~100x more: a measurement draws a few prompts once, in micro-batches,
+so that no page cell needs more than about a minute on an A100-class GPU. The bound is counted
+in UNet evaluations (one image through the UNet once), which `tests/test_sd_gpu_standin.py`
+measures for every experiment the pages run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastgen_book.sd import shapes
+
+#: prompts shown in image grids: every colour, shape and position at least once
+SHOWN = (
+    "a red circle on the left",
+    "a green square at the top",
+    "a blue triangle on the right",
+    "a yellow circle at the bottom",
+    "a red triangle at the top",
+    "a blue square on the left",
+)
+#: UNet evaluations one page cell may spend on the gpu tier: about a minute if an A100-class
+#: GPU runs SD v1.5 at 512x512 in fp16 at 40 evaluations a second or more (an assumption this
+#: project could not measure; `python -m fastgen_book bench sd --tier gpu --quick` prints the
+#: ms per image that checks it).
+GPU_EVALS_PER_CELL = 2400
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one measurement draws on a tier."""
+
+    prompts: tuple[str, ...]  # every measurement draws these
+    seeds: int  # images per prompt, by default
+    curve_prompts: tuple[str, ...]  # lesson 3's 12-point curve draws these, once each
+    batch_size: int | None  # images per pipeline call (None: all at once)
+    max_steps: int  # the most sampler steps a measurement may ask for
+    timing_batch: int = 8  # images per timed run: one fixed batch for every setting compared
+    timing_repeats: int = 5  # timed runs per setting, interleaved (`fastgen_book.timing`)
+
+    def images(self, seeds: int | None = None) -> int:
+        return len(self.prompts) * (self.seeds if seeds is None else seeds)
+
+
+_ALL = tuple(item.caption for item in shapes.all_items())
+TINY = Budget(prompts=_ALL, seeds=4, curve_prompts=_ALL, batch_size=None, max_steps=500)
+GPU = Budget(
+    prompts=(*SHOWN, "a green circle at the bottom", "a yellow square on the right"),
+    seeds=1,
+    curve_prompts=SHOWN[:4],
+    batch_size=8,
+    max_steps=100,
+    timing_batch=1,
+    timing_repeats=3,
+)
+
+
+def budget_for(tier: str) -> Budget:
+    """The budget of `tier` ('tiny' or 'gpu')."""
+    return GPU if tier == "gpu" else TINY

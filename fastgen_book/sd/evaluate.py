@@ -1,0 +1,216 @@
+"""Scoring generated images: the tiny tier's judge (attribute accuracy and a Fréchet distance
+with its noise floor), or on the gpu tier the CLIP score (CLIP from the local cache).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from fastgen_book.sd import judge as judge_mod
+from fastgen_book.sd import pipeline as sd
+from fastgen_book.sd import shapes
+from fastgen_book.sd.budget import budget_for
+from fastgen_book.sd.clip import clip_scores
+from fastgen_book.sd.images import quantize
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way to sample: scheduler, steps, guidance and active adapters (name -> weight)."""
+
+    scheduler: str
+    steps: int
+    guidance: float
+    adapters: dict[str, float] = field(default_factory=dict)
+    label: str = ""
+    # run with the adapters merged into the UNet's weights (`fuse_adapters`), as one deploys
+    # them: the same images up to float rounding, at the base model's cost per step
+    fused: bool = False
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        with_ = " + ".join(self.adapters) or "no adapter"
+        return f"{self.scheduler} {self.steps} steps, {with_}"
+
+
+@dataclass
+class Result:
+    """What a setting produced and how it scored."""
+
+    setting: Setting
+    images: torch.Tensor  # uint8 [n, 3, H, W]: a quarter of float32's memory
+    prompts: list[str]
+    record: dict
+    accuracy: dict[str, float]
+    all_correct: float | None
+    distance: float | None
+    distance_floor: float | None
+    clip_score: float | None = None
+
+    @property
+    def quality(self) -> float:
+        """The tier's headline score: % of images with every attribute right (tiny tier), or
+        the CLIP score (GPU tier)."""
+        return 100 * self.all_correct if self.all_correct is not None else self.clip_score
+
+    @property
+    def quality_label(self) -> str:
+        return "all attributes correct (%)" if self.all_correct is not None else "CLIP score"
+
+    def score_text(self) -> str:
+        """The headline score in words: '96.4% fully correct' or 'a CLIP score of 31.2'."""
+        if self.all_correct is None:
+            return f"a CLIP score of {self.clip_score:.1f}"
+        return f"{self.quality:.1f}% fully correct"
+
+    def summary(self, *attributes: str) -> str:
+        """Every score this tier has, in words: '96.4% fully correct, distance 82 (noise floor
+        69)' (tiny) or 'a CLIP score of 31.2' (gpu); each named attribute ('style', ...) the
+        judge read adds 'style right in 99.0%' (the gpu tier has no judge)."""
+        if self.all_correct is None:
+            return self.score_text()
+        parts = [
+            self.score_text(),
+            f"distance {self.distance:.0f} (noise floor {self.distance_floor:.0f})",
+            *(f"{a} right in {100 * self.accuracy[a]:.1f}%" for a in attributes),
+        ]
+        return ", ".join(parts)
+
+    @property
+    def ms(self) -> float:
+        return self.record["ms_per_image"]
+
+    def caption(self) -> str:
+        """What produced this result, for a figure caption."""
+        r = self.record
+        return f"{r['tier']} tier: {r['model']} on {r['device']}"
+
+    def to_dict(self) -> dict:
+        """Every field, the setting as a dict (the images stay a tensor): what
+        `fastgen_book.results` stores."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Result:
+        """The inverse of `to_dict`."""
+        return cls(**{**data, "setting": Setting(**data["setting"])})
+
+    def row(self) -> dict:
+        s = self.setting
+        return {
+            "label": s.name,
+            "variant": self.record["variant"],
+            "scheduler": s.scheduler,
+            "steps": s.steps,
+            "guidance": s.guidance,
+            "adapters": list(s.adapters),
+            "adapter_weights": dict(s.adapters),
+            "fused": bool(self.record.get("fused")),
+            "nfe_per_image": self.record["nfe_per_image"],
+            "accuracy": self.accuracy,
+            "all_correct": self.all_correct,
+            "distance": self.distance,
+            "distance_floor": self.distance_floor,
+            "clip_score": self.clip_score,
+            "ms_per_image": self.record["ms_per_image"],
+            "images": len(self.prompts),
+        }
+
+
+def prompt_set(tier: str, seeds: int | None = None) -> tuple[list[str], list[int]]:
+    """The tier's prompts (`fastgen_book.sd.budget`), drawn once per seed: (prompts, the seed of
+    each batch). `seeds` defaults to the tier's."""
+    budget = budget_for(tier)
+    return list(budget.prompts), list(range(budget.seeds if seeds is None else seeds))
+
+
+def real_images(prompts: list[str], seeds: list[int], style: str, background: str, offset: int):
+    """Procedural images of the same prompts: the reference set (and, with another offset, a
+    second one for the noise floor)."""
+    items = [shapes.parse_caption(p) for p in prompts]
+    return torch.cat(
+        [
+            shapes.render(
+                items,
+                generator=torch.Generator().manual_seed(offset + s),
+                style=style,
+                background=background,
+            )
+            for s in seeds
+        ]
+    )
+
+
+def evaluate(
+    loaded: sd.Loaded,
+    judge: judge_mod.Judge | None,
+    setting: Setting,
+    *,
+    seeds: int | None = None,
+    style: str = "filled",
+    background: str = "black",
+    warmup: bool = True,
+    prompts: list[str] | None = None,
+) -> Result:
+    """Generate the tier's prompts (or `prompts`) `seeds` times with `setting` and score them
+    against the prompts and the expected style and background with the judge, or by CLIP score
+    when judge is None (the gpu tier, whose 512x512 images the judge cannot read)."""
+    default_prompts, seed_list = prompt_set(loaded.tier, seeds)
+    prompts = list(prompts or default_prompts)
+    floats, batches, times, clips = [], [], [], []
+    record = {}
+    fuse = setting.fused and bool(setting.adapters)
+    if fuse:
+        sd.fuse_adapters(loaded, setting.adapters)
+    try:
+        for seed in seed_list:
+            images, record = sd.generate(
+                loaded,
+                prompts,
+                scheduler=setting.scheduler,
+                steps=setting.steps,
+                guidance=setting.guidance,
+                adapters=setting.adapters,
+                seed=seed,
+                repeats=1,
+                warmup=warmup,
+            )
+            batches.append(quantize(images))
+            if judge is None:
+                clips.append(clip_scores(batches[-1], prompts, loaded.device))
+            else:
+                floats.append(images)
+            times.append(record["ms_per_image"])
+    finally:
+        if fuse:
+            sd.unfuse_adapters(loaded)
+    stored = torch.cat(batches)
+    all_prompts = prompts * len(seed_list)
+    record = {**record, "ms_per_image": sorted(times)[len(times) // 2], "seeds": seed_list}
+    if judge is None:
+        clip = float(torch.cat(clips).mean())
+        return Result(setting, stored, all_prompts, record, {}, None, None, None, clip)
+    images = torch.cat(floats)
+    scores = judge_mod.score(judge, images, all_prompts, style, background)
+    real_a = real_images(prompts, seed_list, style, background, offset=1000)
+    real_b = real_images(prompts, seed_list, style, background, offset=2000)
+    feats = judge_mod.features
+    return Result(
+        setting,
+        stored,
+        all_prompts,
+        record,
+        scores.accuracy,
+        scores.all_correct,
+        judge_mod.frechet_distance(feats(judge, images), feats(judge, real_a)),
+        judge_mod.frechet_distance(feats(judge, real_b), feats(judge, real_a)),
+    )
+
+
+def load_tiny_judge() -> judge_mod.Judge:
+    """The judge shipped beside the tiny model."""
+    return judge_mod.load_judge(sd.tiny_model_dir() / "judge.safetensors")
