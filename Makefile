@@ -4,9 +4,14 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# The CPU wheel that lies on this disk. A GPU user sets e.g. TORCH_SPEC="torch==2.13.0"
-# with --index-url of a CUDA build, see README "Running on a GPU".
+# The CPU wheel that lies on this disk. TORCH_SPEC is one requirement; a GPU user names the
+# index of a CUDA build in TORCH_INDEX (README, "Running on a GPU"), e.g.
+#   make book TORCH_INDEX=https://download.pytorch.org/whl/cu126
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+ifneq ($(word 2,$(TORCH_SPEC)),)
+$(error TORCH_SPEC is one requirement, got "$(TORCH_SPEC)": put an index in TORCH_INDEX=URL)
+endif
 CHROMIUM ?= /usr/bin/chromium
 export FASTGEN_CHROMIUM := $(CHROMIUM)
 
@@ -16,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned, so pip never resolves a bare `torch` into a CUDA build.
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
