@@ -1,5 +1,6 @@
 """Comparative words computed from the numbers they describe, so that a page's sentence can
-never say more than its measurements ("higher", "lower", "within the noise of"), and `claim`,
+never say more than its measurements ("higher", "lower", "within the noise of", the noise
+read off the measurements' own spread by `compare_interval`), and `claim`,
 which fails a build whose numbers contradict a sentence its page states in fixed words."""
 
 from __future__ import annotations
@@ -21,6 +22,24 @@ def compare(
     if abs(a - b) < noise:
         return same
     return higher if a > b else lower
+
+
+def compare_interval(
+    low: float,
+    high: float,
+    higher: str = "higher than",
+    lower: str = "lower than",
+    same: str = "within the noise of",
+) -> str:
+    """How A stands to B given an interval (`low`, `high`) of A - B: `higher` or `lower` only
+    when the interval excludes zero (`fastgen_book.stats.difference_interval`)."""
+    if low > high:
+        raise ValueError(f"an interval needs low <= high, got ({low!r}, {high!r})")
+    if low > 0:
+        return higher
+    if high < 0:
+        return lower
+    return same
 
 
 def compare_runs(

@@ -15,7 +15,6 @@ from fastgen_book.sd.budget import budget_for
 from fastgen_book.sd.evaluate import Result, Setting
 from fastgen_book.sd.guidance import base_guidance
 from fastgen_book.sd.wallclock import time_settings
-from fastgen_book.stats import wilson
 from fastgen_book.timing import Timing
 from fastgen_book.toy2d.bench import SAMPLER_NAMES, SLOW_STEPS
 from fastgen_book.toy2d.distill import ConsistencyConfig
@@ -98,15 +97,13 @@ def curve_timings(loaded: sd.Loaded, results: dict[str, Result]) -> dict[str, Ti
 
 
 def sd_points(results: dict[str, Result]) -> list[Point]:
-    """Quality-speed points: cost = UNet calls per image, loss = 100 - quality; on the tiny
-    tier (an accuracy) with the Wilson interval of the share of images wrong."""
+    """Quality-speed points: cost = UNet calls per image, loss = 100 - quality, with the 95%
+    interval of the result's score (`Result.interval`: Wilson's for a share of images, the
+    mean's for a CLIP score)."""
     points = []
     for label, r in results.items():
-        interval = None
-        if r.all_correct is not None:
-            n = len(r.prompts)
-            low, high = wilson(round(r.all_correct * n), n)
-            interval = (100 * (1 - high), 100 * (1 - low))
+        low, high = r.interval()
+        interval = (100 - high, 100 - low)
         method = label.rsplit(" ", 1)[0]
         points.append(Point(method, r.record["nfe_per_image"], 100 - r.quality, label, interval))
     return points

@@ -14,6 +14,7 @@ from fastgen_book.sd.bench import base, lcm
 from fastgen_book.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
 from fastgen_book.sd.guidance import base_guidance
 from fastgen_book.sd.identity import weights_digest
+from fastgen_book.stats import difference_interval
 
 #: the tiny model's variants along the drift axis, with the fine-tune steps each has seen
 VARIANTS = (("base", 0), *((f"paper-{n}", n) for n in sd.PAPER_DRIFT_STEPS), ("paper", 600))
@@ -133,6 +134,18 @@ def adapter_cost(row: DriftRow, name: str) -> float:
     """Points of the headline score adapter `name`'s 4 steps lose against the model's own
     20-step sampling (negative: it scores higher)."""
     return row.own.quality - row.adapters[name].quality
+
+
+def cost_growth(first: DriftRow, last: DriftRow, name: str) -> tuple[float, float]:
+    """95% interval of how much more adapter `name` costs on `last` than on `first`: the
+    per-image costs (own sampling minus the adapter's, same prompt and seed) compared image by
+    image (`fastgen_book.stats.difference_interval`, paired)."""
+
+    def costs(row: DriftRow) -> list[float]:
+        own, adapter = row.own.samples(), row.adapters[name].samples()
+        return [o - a for o, a in zip(own, adapter, strict=True)]
+
+    return difference_interval(costs(last), costs(first), paired=True)
 
 
 def served(rows: list[DriftRow], name: str, tolerance: float) -> list[DriftRow]:

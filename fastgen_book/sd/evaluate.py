@@ -8,12 +8,14 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from fastgen_book.claims import compare_interval
 from fastgen_book.sd import judge as judge_mod
 from fastgen_book.sd import pipeline as sd
 from fastgen_book.sd import shapes
 from fastgen_book.sd.budget import budget_for
 from fastgen_book.sd.clip import clip_scores
 from fastgen_book.sd.images import quantize
+from fastgen_book.stats import difference_interval, mean_interval, wilson
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,58 @@ class Result:
     distance: float | None
     distance_floor: float | None
     clip_score: float | None = None
+    #: each image's score: attribute (and "all") -> 1 or 0 (tiny tier), or "clip" -> its CLIP
+    #: score (gpu tier); intervals and verdicts are computed from these
+    per_image: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def quality(self) -> float:
         """The tier's headline score: % of images with every attribute right (tiny tier), or
         the CLIP score (GPU tier)."""
         return 100 * self.all_correct if self.all_correct is not None else self.clip_score
+
+    def samples(self, attribute: str | None = None) -> list[float]:
+        """Per-image values of the headline score (or of one judged `attribute`), on the
+        score's own scale: 100 or 0 for a judged image, the CLIP score on the gpu tier."""
+        if attribute is None:
+            attribute = "clip" if self.all_correct is None else "all"
+        values = self.per_image[attribute]
+        return list(values) if attribute == "clip" else [100.0 * v for v in values]
+
+    def interval(self) -> tuple[float, float]:
+        """95% interval of the headline score: Wilson's for a share of images (tiny tier), the
+        mean's normal interval for a CLIP score (gpu tier)."""
+        if self.all_correct is None:
+            return mean_interval(self.samples())
+        hits = self.per_image["all"]
+        low, high = wilson(sum(hits), len(hits))
+        return 100 * low, 100 * high
+
+    def paired_with(self, other: Result) -> bool:
+        """Whether image i of both came from the same prompt and seed (one draw of noise)."""
+        return self.prompts == other.prompts and self.record.get("seeds") == other.record.get(
+            "seeds"
+        )
+
+    def versus(
+        self,
+        other: Result,
+        attribute: str | None = None,
+        higher: str = "higher than",
+        lower: str = "lower than",
+        same: str = "within the noise of",
+    ) -> str:
+        """How this result's score (or one attribute's accuracy) stands to `other`'s: the
+        noise is the 95% interval of the difference, computed from both results' images,
+        paired image by image when they share prompts and seeds (`stats.difference_interval`)."""
+        low, high = self.difference(other, attribute)
+        return compare_interval(low, high, higher, lower, same)
+
+    def difference(self, other: Result, attribute: str | None = None) -> tuple[float, float]:
+        """95% interval of this score minus `other`'s (see `versus`)."""
+        return difference_interval(
+            self.samples(attribute), other.samples(attribute), self.paired_with(other)
+        )
 
     @property
     def quality_label(self) -> str:
@@ -123,7 +171,8 @@ class Result:
 
 def prompt_set(tier: str, seeds: int | None = None) -> tuple[list[str], list[int]]:
     """The tier's prompts (`fastgen_book.sd.budget`), drawn once per seed: (prompts, the seed of
-    each batch). `seeds` defaults to the tier's."""
+    each
+    batch). `seeds` defaults to the tier's."""
     budget = budget_for(tier)
     return list(budget.prompts), list(range(budget.seeds if seeds is None else seeds))
 
@@ -192,8 +241,19 @@ def evaluate(
     all_prompts = prompts * len(seed_list)
     record = {**record, "ms_per_image": sorted(times)[len(times) // 2], "seeds": seed_list}
     if judge is None:
-        clip = float(torch.cat(clips).mean())
-        return Result(setting, stored, all_prompts, record, {}, None, None, None, clip)
+        per_clip = torch.cat(clips)
+        return Result(
+            setting,
+            stored,
+            all_prompts,
+            record,
+            {},
+            None,
+            None,
+            None,
+            float(per_clip.mean()),
+            {"clip": per_clip.tolist()},
+        )
     images = torch.cat(floats)
     scores = judge_mod.score(judge, images, all_prompts, style, background)
     real_a = real_images(prompts, seed_list, style, background, offset=1000)
@@ -208,6 +268,7 @@ def evaluate(
         scores.all_correct,
         judge_mod.frechet_distance(feats(judge, images), feats(judge, real_a)),
         judge_mod.frechet_distance(feats(judge, real_b), feats(judge, real_a)),
+        per_image=scores.per_image,
     )
 
 

@@ -101,6 +101,8 @@ class Scores:
 
     accuracy: dict[str, float]
     all_correct: float
+    #: attribute (and "all") -> 1 or 0 per image: what a difference's interval is computed from
+    per_image: dict[str, list[int]]
 
 
 def save_judge(judge: Judge, path: Path) -> None:
@@ -146,7 +148,10 @@ def score(
     }
     hits = {k: logits[k].argmax(1) == want[k] for k in HEADS}
     ok = torch.stack(list(hits.values())).all(0)
-    return Scores({k: float(v.float().mean()) for k, v in hits.items()}, float(ok.float().mean()))
+    per_image = {k: v.int().tolist() for k, v in {**hits, "all": ok}.items()}
+    return Scores(
+        {k: float(v.float().mean()) for k, v in hits.items()}, float(ok.float().mean()), per_image
+    )
 
 
 @torch.no_grad()

@@ -1,6 +1,7 @@
 """What each tier's numbers are called on a page: the model's name, its quality measure and
-the tolerances that measure is compared with. Pages glue these, so a sentence written once
-reads right whichever tier ran."""
+lesson 3's tolerances for its curve. Pages glue these, so a sentence written once reads right
+whichever tier ran. What counts as noise in a comparison is not set here: each verdict reads
+it off its own measurements (`evaluate.Result.versus`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ class TierWords:
     free_tol: float  # lesson 3's "free" region: quality within this of the best
     cheap_tol: float  # and "cheap": within this
     tolerances: str  # where the two tolerances come from
-    noise: float  # a difference of quality smaller than this is called noise
     curve_spread: str  # what the SD curve's points carry as their spread
     adapter_share: str  # how this tier's LCM-LoRA compares in size with SD v1.5's
     guidance_source: str  # where the base model's guidance scale comes from
@@ -31,7 +31,6 @@ TINY = TierWords(
     cheap_tol=20.0,
     tolerances="6 and 20 points: about two and seven standard errors of an accuracy measured "
     "on 48 images",
-    noise=6.0,
     curve_spread="Each SD point carries its 95% Wilson interval: differences inside the bars "
     "are noise.",
     adapter_share="On tiny-sd's small UNet this build's adapter is a far larger share of the "
@@ -48,9 +47,8 @@ GPU = TierWords(
     cheap_tol=3.0,
     tolerances="1 and 3 CLIP points, chosen by hand: this project has not measured the CLIP "
     "score's spread over seeds on SD v1.5",
-    noise=1.0,
-    curve_spread="A CLIP score is not a proportion, so the SD points carry no interval; read "
-    "differences under a point as noise.",
+    curve_spread="Each SD point carries the 95% interval of its mean CLIP score over its "
+    "images: differences inside the bars are noise.",
     adapter_share="This build ran SD v1.5 itself: the share above is the published adapter's.",
     guidance_source="Stable Diffusion's customary scale, the default of diffusers' "
     "`StableDiffusionPipeline`",
