@@ -25,6 +25,17 @@ def test_book_builds_from_the_cache_the_page_tests_filled(built_book):
     assert (html / "_static" / "plotly.min.js").exists()
 
 
+def test_the_built_links_open_this_release_in_colab_and_name_its_repository(built_book):
+    from fastgen_book.book.release import release
+
+    html, _ = built_book
+    published = release()
+    for page in lesson_pages():
+        text = (html / "lessons" / f"{page.stem}.html").read_text()
+        assert f'href="{published.colab_url(f"notebooks/{page.stem}.ipynb")}"' in text
+        assert f'href="{published.repository}"' in text  # the repository button
+
+
 def test_every_page_reads_right_in_a_browser(built_book, tmp_path):
     html, _ = built_book
     reports = check_site(html, screenshot_dir=tmp_path / "shots")

@@ -1,14 +1,13 @@
-"""Unit tests for the book plumbing: cache keys, Plotly output, links, Colab notebooks."""
+"""Unit tests for the book plumbing: cache keys, Plotly output, links. The Colab notebooks are
+tested in test_run_paths.py."""
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
 
-from fastgen_book.book import colab
 from fastgen_book.book.pages import lesson_pages, read_page
 from fastgen_book.book.plotly_mime import PLOTLY_MIME, PlotlyMimeRenderer, figure_html
 from fastgen_book.book.source_hash import PACKAGE_DIR, page_hash, source_hash
@@ -16,7 +15,6 @@ from fastgen_book.book.sphinx_ext import (
     HASH_MARKER,
     _dedupe_scripts,
     add_source_hash,
-    colab_url,
     is_notebook_page,
 )
 from fastgen_book.viz import new_figure
@@ -117,13 +115,6 @@ def test_theme_backgrounds_are_transparent_for_light_and_dark_pages():
     assert layout.paper_bgcolor == "rgba(0,0,0,0)" and layout.plot_bgcolor == "rgba(0,0,0,0)"
 
 
-def test_colab_url():
-    url = colab_url("https://github.com/o/r", "main", "notebooks/x.ipynb")
-    assert url == "https://colab.research.google.com/github/o/r/blob/main/notebooks/x.ipynb"
-    with pytest.raises(ValueError, match="GitHub"):
-        colab_url("https://gitlab.com/o/r", "main", "x.ipynb")
-
-
 def test_duplicate_inline_scripts_are_dropped():
     from sphinx.builders.html._assets import _JavaScript
 
@@ -134,70 +125,6 @@ def test_duplicate_inline_scripts_are_dropped():
     ]
     _dedupe_scripts(scripts)
     assert [s.filename for s in scripts] == [None, "x.js"]
-
-
-def test_colab_notebooks_are_in_sync_with_the_pages():
-    stale = colab.stale()
-    assert not stale, f"regenerate with `python -m fastgen_book notebooks`: {stale}"
-
-
-def test_colab_notebook_installs_fastgen_first():
-    nb = colab.page_to_notebook(lesson_pages()[0])
-    assert "google.colab" in nb.cells[0].source and "%pip install" in nb.cells[0].source
-    assert Path(colab.notebook_path(lesson_pages()[0])).suffix == ".ipynb"
-
-
-def test_colab_notebooks_read_without_the_book_tooling():
-    """Glued numbers read as their names with a `show(...)` cell under the paragraph; the
-    links directive (a book feature) is gone; the setup cell fetches SD v1.5 on a GPU."""
-    for page in lesson_pages():
-        nb = colab.page_to_notebook(page)
-        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-        assert "{glue:text}" not in markdown and "{notebook-links}" not in markdown
-        shows = [c for c in nb.cells if "glued-values" in c.metadata.get("tags", [])]
-        if "{glue:text}" in page.read_text():
-            assert shows and all(
-                c.source.startswith("from fastgen_book.book.glue import show") for c in shows
-            )
-    setup = colab.page_to_notebook(lesson_pages()[0]).cells[0].source
-    assert "torch.cuda.is_available()" in setup and 'fetch("sd15")' in setup
-
-
-def test_lesson_code_imports_without_the_book_tooling():
-    """A Colab runtime has the package's runtime dependencies only: every module a lesson
-    imports works without myst-nb, Sphinx or jupytext, and glue falls back to `show`."""
-    import re
-    import subprocess
-    import sys
-
-    modules = sorted(
-        {
-            m
-            for p in lesson_pages()
-            for m in re.findall(r"^from (fastgen[\w.]*) import", p.read_text(), re.M)
-        }
-    )
-    code = (
-        "import sys\n"
-        "for name in ('myst_nb', 'sphinx', 'jupytext', 'jupyter_book', 'jupyter_cache'):\n"
-        "    sys.modules[name] = None\n"
-        + "".join(f"import {m}\n" for m in modules)
-        + "from fastgen_book.book.glue import glue, show\n"
-        "glue('x', 1.5, display=False)\nshow('x', 'y')\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.splitlines()[-2:] == ["x: 1.5", "y: (not computed yet: run the cells above)"]
-
-
-def test_runtime_dependencies_leave_colab_pins_alone():
-    import tomllib
-
-    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
-    runtime = " ".join(project["dependencies"])
-    for pinned in ("ipykernel", "ipython", "pyzmq", "jupyter-book", "myst-nb", "sphinx"):
-        assert pinned not in runtime, pinned
-    assert any(d.startswith("jupyter-book") for d in project["optional-dependencies"]["book"])
 
 
 def test_an_installed_package_keeps_its_outputs_in_the_user_cache(tmp_path, monkeypatch):

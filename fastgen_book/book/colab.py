@@ -1,81 +1,274 @@
 """Colab notebooks generated from the MyST lesson pages (`python -m fastgen_book notebooks`).
 
-Colab opens `.ipynb` files only. Each page becomes `notebooks/<name>.ipynb` (no outputs), with a
-first cell that installs fastgen when the notebook runs inside Colab and, on a GPU runtime,
-fetches the SD v1.5 files. What only the book renders is rewritten: the links directive goes,
-and each `{glue:text}` number reads as its name, printed by a `show(...)` cell under the
-paragraph. A test keeps them in sync.
+Colab opens `.ipynb` files only. Each page becomes `notebooks/<name>.ipynb` (no outputs) with a
+first cell that, inside Colab, installs this release of the package (`release.Release`) and, for
+a page with Stable Diffusion cells on a GPU runtime, fetches SD v1.5's files
+(`fastgen_book.sd.hub.prepare_gpu_tier`). What only the book renders becomes plain notebook
+markdown: citations read "(Luo et al., 2023)", directives become headings, quotes and
+collapsible blocks, and a paragraph that quotes measured values becomes a cell that prints the
+paragraph with this run's numbers in it (`glue.paragraph`). A test keeps the notebooks in sync.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import jupytext
 import nbformat
 
+from fastgen_book.book.glue import PLACEHOLDER
+from fastgen_book.book.imports import closure, import_graph, page_imports
 from fastgen_book.book.pages import LESSONS_DIR, REPO_ROOT, lesson_pages
+from fastgen_book.book.release import Release, release
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-INSTALL_CELL = """\
-# Running in Google Colab? This installs fastgen and the libraries the lesson uses, and on a
-# GPU runtime (Runtime > Change runtime type) downloads SD v1.5, its LCM-LoRA, a style LoRA and
-# CLIP once (about 3 GB), so the Stable Diffusion cells run the real model.
+BIBLIOGRAPHY = REPO_ROOT / "book" / "references.bib"
+
+SETUP_CELL = """\
+# In Google Colab this cell installs fastgen-book, the package this lesson calls, at the
+# release the notebook was made for.{gpu_note} Elsewhere it does nothing.
 import sys
 
 if "google.colab" in sys.modules:
-    %pip install --quiet "fastgen @ git+{repository_url}@{branch}"
-    import torch
-
-    if torch.cuda.is_available():
-        from fastgen_book.sd.hub import fetch
-
-        fetch("sd15")
-    else:
-        print("CPU runtime: the Stable Diffusion cells run tiny-sd, fastgen's small model.")\
+    %pip install --quiet "{requirement}"\
 """
+GPU_NOTE = """ On a GPU runtime (Runtime > Change runtime
+# type) it then downloads SD v1.5, its LCM-LoRA, a style LoRA and CLIP once (about 3 GB), so the
+# Stable Diffusion cells run the real model; without a GPU, or if the download fails, they run
+# tiny-sd, the book's small model."""
+GPU_SETUP = """
+    from fastgen_book.sd.hub import prepare_gpu_tier
+
+    prepare_gpu_tier()\
+"""
+PARAGRAPH_CELL = '''\
+# @title A paragraph with this run's numbers { display-mode: "form" }
+from fastgen_book.book.glue import paragraph
+
+paragraph(r"""
+{text}
+""")\
+'''
+
 #: `{glue:text}`name`` or `{glue:text}`name:format``
-GLUE_ROLE = re.compile(r"\{glue:text\}`([A-Za-z0-9_]+)(?::[^`]*)?`")
-LINKS_DIRECTIVE = re.compile(r"```\{notebook-links\}\n```\n?")
+GLUE_ROLE = re.compile(r"\{glue:text\}`([A-Za-z0-9_]+)(?::([^`]*))?`")
+CITE_ROLE = re.compile(r"\{cite:([pt])\}`([^`]+)`")
+DOC_ROLE = re.compile(r"\{doc\}`([^`]+)`")
+REF_ROLE = re.compile(r"\{ref\}`([^`]+)`")
+FENCE_OPEN = re.compile(r"^(`{3,}|:{3,})\{([\w-]+)\}[ \t]*(.*)$")
+OPTION = re.compile(r"^:([\w-]+):[ \t]*(.*)$")
+#: what no notebook may show: MyST roles and directives, glue names
+MYST_LEFTOVER = re.compile(r"\{(cite|glue|doc|ref)[:}]|^(`{3,}|:{3,})\{", re.M)
 
 
-def notebook_markdown(text: str) -> tuple[str, list[str]]:
-    """A page's markdown as a notebook shows it: the links directive dropped, each glued number
-    as its `name`; returns (text, the names, in order, once each)."""
-    names = list(dict.fromkeys(GLUE_ROLE.findall(text)))
-    return GLUE_ROLE.sub(r"`\1`", LINKS_DIRECTIVE.sub("", text)), names
+# ---- citations ------------------------------------------------------------------------------
 
 
-def repository() -> tuple[str, str]:
-    """(url, branch) from `_config.yml`, the one place the repository is named."""
-    import yaml
+@cache
+def _bibliography() -> dict[str, tuple[str, str]]:
+    """Citation key -> (authors as cited, year), from `book/references.bib`."""
+    from pybtex.database import parse_file
 
-    config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text(encoding="utf-8"))
-    repo = config.get("repository", {})
-    return repo["url"], repo.get("branch", "main")
+    out = {}
+    for key, entry in parse_file(str(BIBLIOGRAPHY)).entries.items():
+        people = entry.persons.get("author", [])
+        names = [_plain(" ".join(p.prelast_names + p.last_names)) for p in people]
+        if len(names) >= 3:
+            who = f"{names[0]} et al."
+        else:
+            who = " and ".join(names) or _plain(entry.fields.get("title", key))
+        out[key] = (who, entry.fields.get("year", "n.d."))
+    return out
 
 
-def page_to_notebook(page: Path) -> nbformat.NotebookNode:
-    """The Colab notebook for one page: its cells, no outputs, an install cell first."""
-    nb = jupytext.read(page, fmt="md:myst")
-    url, branch = repository()
-    install = nbformat.v4.new_code_cell(INSTALL_CELL.format(repository_url=url, branch=branch))
-    install.metadata["tags"] = ["colab-setup"]
-    cells = [install]
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            cells.append(cell)
+def _plain(latex: str) -> str:
+    """A BibTeX name without braces or accent commands: 'Apolin{\\'a}rio' -> 'Apolinario'."""
+    return re.sub(r"\\.|[{}]", "", latex)
+
+
+def cite(kind: str, keys: str) -> str:
+    """`{cite:p}` -> '(Luo et al., 2023; Sauer et al., 2023)'; `{cite:t}` -> 'Luo et al. (2023)'."""
+    bib = _bibliography()
+    found = []
+    for key in (k.strip() for k in keys.split(",")):
+        if key not in bib:
+            raise KeyError(f"{key!r} is cited but not in {BIBLIOGRAPHY.name}")
+        found.append(bib[key])
+    if kind == "t":
+        return "; ".join(f"{who} ({year})" for who, year in found)
+    return "(" + "; ".join(f"{who}, {year}" for who, year in found) + ")"
+
+
+# ---- directives -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What a page's markdown refers to: exercise labels -> their number and title."""
+
+    exercises: dict[str, tuple[int, str]]
+
+
+def _context(text: str) -> PageContext:
+    found = re.findall(r"^`{3,}\{exercise\}[ \t]*(.*)\n:label:[ \t]*(\S+)", text, re.M)
+    return PageContext({label: (i, title) for i, (title, label) in enumerate(found, start=1)})
+
+
+def _page_title(name: str) -> str:
+    page = LESSONS_DIR / f"{Path(name).name}.md"
+    heading = re.search(r"^# (.+)$", page.read_text(encoding="utf-8"), re.M)
+    return heading.group(1) if heading else name
+
+
+def _roles(text: str, context: PageContext) -> str:
+    text = CITE_ROLE.sub(lambda m: cite(m[1], m[2]), text)
+    text = DOC_ROLE.sub(lambda m: f"[{_page_title(m[1])}]({Path(m[1]).name}.ipynb)", text)
+
+    def ref(m: re.Match) -> str:
+        number, title = context.exercises.get(m[1], (None, m[1]))
+        return f"Exercise {number} ({title})" if number else title
+
+    text = REF_ROLE.sub(ref, text)
+    return GLUE_ROLE.sub(lambda m: "{{" + m[1] + (f":{m[2]}" if m[2] else "") + "}}", text)
+
+
+def _directive(name: str, argument: str, options: dict, body: str, ctx: PageContext) -> str:
+    """One MyST directive as notebook markdown."""
+    body = body.strip("\n")
+    if name == "notebook-links" or name == "solution-end":
+        return ""
+    if name in ("grid", "grid-item"):
+        return body
+    if name == "grid-item-card":
+        return f"**{argument}**\n\n{body}" if argument else body
+    if name == "exercise":
+        number = next((n for n, t in ctx.exercises.values() if t == argument), None)
+        head = f"Exercise {number}" if number else "Exercise"
+        return f"#### {head}: {argument}\n\n{body}" if argument else f"#### {head}\n\n{body}"
+    if name == "solution-start":
+        return "**Solution.**"
+    if name == "dropdown" or "dropdown" in options.get("class", ""):
+        summary = argument or "Show"
+        return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
+    if name in ("admonition", "note", "tip", "warning", "important", "seealso"):
+        title = argument or name.capitalize()
+        quoted = "\n".join(f"> {line}" if line else ">" for line in body.split("\n"))
+        return f"> **{title}**\n>\n{quoted}"
+    raise ValueError(f"no notebook form for the MyST directive {{{name}}}: add one in colab.py")
+
+
+def _convert(lines: list[str], ctx: PageContext) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        opened = FENCE_OPEN.match(lines[i].strip())
+        if not opened:
+            out.append(lines[i])
+            i += 1
             continue
-        cell.source, names = notebook_markdown(cell.source)
-        if cell.source.strip():
+        fence, name, argument = opened.groups()
+        end = next(
+            (j for j in range(i + 1, len(lines)) if lines[j].strip() == fence),
+            None,
+        )
+        if end is None:
+            raise ValueError(f"unclosed {fence}{{{name}}} directive")
+        inner = lines[i + 1 : end]
+        options = {}
+        while inner and OPTION.match(inner[0]):
+            key, value = OPTION.match(inner[0]).groups()
+            options[key] = value
+            inner = inner[1:]
+        body = "\n".join(_convert(inner, ctx))
+        out.extend(_directive(name, argument.strip(), options, body, ctx).split("\n"))
+        i = end + 1
+    return out
+
+
+def notebook_markdown(text: str, context: PageContext | None = None) -> str:
+    """A page's markdown as plain notebook markdown: citations as text, directives as
+    headings, quotes and <details> blocks, each glued value as a `{{name}}` placeholder that
+    `glue.paragraph` fills."""
+    context = context or _context(text)
+    converted = "\n".join(_convert(_roles(text, context).split("\n"), context))
+    return re.sub(r"\n{3,}", "\n\n", converted).strip("\n")
+
+
+def _blocks(markdown: str) -> list[str]:
+    """Top-level blocks (split at blank lines outside <details> and $$ math)."""
+    blocks, current, depth, math = [], [], 0, False
+    for line in markdown.split("\n"):
+        if not line.strip() and depth == 0 and not math and current:
+            blocks.append("\n".join(current))
+            current = []
+            continue
+        depth += line.count("<details>") - line.count("</details>")
+        math ^= line.count("$$") % 2 == 1
+        if line.strip() or current:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def markdown_cells(text: str, context: PageContext) -> list[nbformat.NotebookNode]:
+    """One page markdown cell as notebook cells: markdown, and a paragraph cell for each run
+    of blocks that quotes measured values."""
+    cells: list[nbformat.NotebookNode] = []
+    pending: list[str] = []
+
+    def flush():
+        if pending:
+            cells.append(nbformat.v4.new_markdown_cell("\n\n".join(pending)))
+            pending.clear()
+
+    for block in _blocks(notebook_markdown(text, context)):
+        if not PLACEHOLDER.search(block):
+            pending.append(block)
+            continue
+        flush()
+        if '"""' in block:
+            raise ValueError(f'a glued paragraph may not contain """: {block[:80]!r}')
+        cell = nbformat.v4.new_code_cell(PARAGRAPH_CELL.replace("{text}", block))
+        cell.metadata["tags"] = ["measured-paragraph"]
+        cells.append(cell)
+    flush()
+    return cells
+
+
+# ---- notebooks ------------------------------------------------------------------------------
+
+
+def runs_stable_diffusion(text: str) -> bool:
+    """Whether a page's code imports any of `fastgen_book.sd`, directly or not."""
+    graph = import_graph()
+    return any(m.startswith("fastgen_book.sd") for m in closure(page_imports(text, graph), graph))
+
+
+def setup_cell(text: str, published: Release) -> str:
+    """The first cell of a page's notebook."""
+    sd = runs_stable_diffusion(text)
+    cell = SETUP_CELL.format(gpu_note=GPU_NOTE if sd else "", requirement=published.requirement)
+    return cell + (GPU_SETUP if sd else "")
+
+
+def page_to_notebook(page: Path, published: Release | None = None) -> nbformat.NotebookNode:
+    """The Colab notebook for one page: its cells, no outputs, a setup cell first."""
+    published = published or release()
+    text = page.read_text(encoding="utf-8")
+    context = _context(text)
+    nb = jupytext.reads(text, fmt="md:myst")
+    setup = nbformat.v4.new_code_cell(setup_cell(text, published))
+    setup.metadata["tags"] = ["colab-setup"]
+    cells = [setup]
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cells.extend(markdown_cells(cell.source, context))
+        else:
             cells.append(cell)
-        if names:
-            quoted = ", ".join(f'"{n}"' for n in names)
-            source = f"from fastgen_book.book.glue import show\n\nshow({quoted})"
-            show = nbformat.v4.new_code_cell(source)
-            show.metadata["tags"] = ["glued-values"]
-            cells.append(show)
     nb.cells = cells
     nb.metadata.pop("jupytext", None)
     for i, cell in enumerate(nb.cells):
@@ -88,9 +281,9 @@ def notebook_path(page: Path) -> Path:
     return NOTEBOOKS_DIR / page.relative_to(LESSONS_DIR).with_suffix(".ipynb")
 
 
-def render(page: Path) -> str:
+def render(page: Path, published: Release | None = None) -> str:
     """The generated notebook's file content."""
-    return nbformat.writes(page_to_notebook(page)) + "\n"
+    return nbformat.writes(page_to_notebook(page, published)) + "\n"
 
 
 def write_all() -> list[Path]:

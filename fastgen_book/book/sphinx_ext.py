@@ -11,7 +11,8 @@ It closes three traps of Jupyter Book 1:
   that hold a chart (never inlined per figure, never from a CDN); `fastgen-plotly.js` gives the
   charts the page's light/dark colours.
 * **Download and launch.** The `notebook-links` directive links the executed `.ipynb` of the
-  page and opens the generated notebook (`notebooks/<name>.ipynb`) in Colab.
+  page and opens the generated notebook (`notebooks/<name>.ipynb`) in Colab, at the release's
+  tag (`release.Release`).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 from fastgen_book.book.kernel_env import prepare_kernel_env
+from fastgen_book.book.release import Release, version
 from fastgen_book.book.source_hash import page_hash
 
 STATIC_DIR = Path(__file__).with_name("static")
 HASH_MARKER = "# fastgen source sha256:"
 PLOTLY_JS = "plotly.min.js"
-COLAB_PREFIX = "https://colab.research.google.com/github/"
 
 
 def is_notebook_page(text: str) -> bool:
@@ -100,18 +101,6 @@ def _on_build_finished(app: Sphinx, exception) -> None:
     (static / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
 
 
-def colab_url(repository_url: str, branch: str, notebook_path: str) -> str:
-    """Colab's address for a notebook in a GitHub repository."""
-    prefix = "https://github.com/"
-    if not repository_url.startswith(prefix):
-        raise ValueError(
-            f"Colab opens notebooks from GitHub only; repository.url in _config.yml is "
-            f"{repository_url!r}, expected https://github.com/OWNER/REPO"
-        )
-    repo = repository_url[len(prefix) :].strip("/")
-    return f"{COLAB_PREFIX}{repo}/blob/{branch}/{notebook_path}"
-
-
 class NotebookLinks(SphinxDirective):
     """`{notebook-links}`: download the executed notebook, or open the page in Colab."""
 
@@ -130,12 +119,10 @@ class NotebookLinks(SphinxDirective):
             refdoc=docname,
         )
         download += nodes.literal("", f"{name}.ipynb", classes=["download"])
-        options = self.config.html_theme_options
-        url = colab_url(
-            options.get("repository_url", ""),
-            options.get("repository_branch", "main"),
-            f"notebooks/{name}.ipynb",
-        )
+        # Jupyter Book hands `repository.url` of _config.yml to the theme: the one setting
+        # that also names the repository button and the notebooks' install (`release`).
+        published = Release(self.config.html_theme_options.get("repository_url", ""), version())
+        url = published.colab_url(f"notebooks/{name}.ipynb")
         colab = nodes.reference("", "Open in Colab", refuri=url, classes=["fastgen-colab"])
         para = nodes.paragraph(classes=["fastgen-notebook-links"])
         para += [

@@ -187,3 +187,24 @@ def fetch(name: str = "sd15", progress=print) -> list[Path]:
         folder = snapshot_download(repo.repo_id, allow_patterns=files, cache_dir=cache_dir())
         folders.append(Path(folder))
     return folders
+
+
+def prepare_gpu_tier(name: str = "sd15", progress=print) -> bool:
+    """A notebook's setup step: on a CUDA machine, `fetch(name)`; returns whether the files are
+    there. Any failure (no network, a rate limit, a renamed file, a full disk) is reported in
+    one line and the lesson goes on: `load_pipeline("auto")` then runs tiny-sd."""
+    import torch
+
+    if not torch.cuda.is_available():
+        progress("No GPU here: the Stable Diffusion cells run tiny-sd, the book's small model.")
+        return False
+    try:
+        fetch(name, progress=progress)
+    except Exception as error:  # noqa: BLE001 - any failure falls back to tiny-sd, said once
+        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        progress(
+            f"Could not download the gpu tier's files ({reason[:300]}); the Stable Diffusion "
+            "cells run tiny-sd, the book's small model, instead."
+        )
+        return False
+    return True
