@@ -5,8 +5,12 @@ holding the repository ids and file names of `fastgen_book.sd.hub`: SD v1.5's di
 its fp16 variant files, its own PNDM scheduler config and model index; the LCM-LoRA and the
 pixel-art LoRA in kohya's key format (`lora_unet_..._proj_in.lora_down.weight`, `.alpha`), as the
 published files are; CLIP ViT-B/32's config, processor and tokenizer files with a small random
-CLIP. The weights inside are the tiny model's. `standin_env(root)` is the environment that runs
-the gpu tier on it: offline, and the accelerator mapped to the CPU (`FASTGEN_GPU_DEVICE=cpu`).
+CLIP. The weights inside are the tiny model's. Each repository also gets what a real
+`snapshot_download` leaves beside its files: the listing of the whole repository at its commit
+(`trees/<commit>.json`, huggingface_hub 2.x), files not downloaded included (the published
+listings, with where each came from, are in `hub_listings.json`), which diffusers reads offline
+to decide which files must exist. `standin_env(root)` is the environment that runs the gpu tier
+on it: offline, and the accelerator mapped to the CPU (`FASTGEN_GPU_DEVICE=cpu`).
 
 What this proves: every gpu-tier call (loading, fp16 variant files, the published key formats,
 adapters by hub id, CLIP scoring, micro-batching, the pages' gpu branches) runs on real
@@ -15,7 +19,9 @@ diffusers/peft/transformers code. What it cannot: CUDA numerics, timings, real C
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -24,7 +30,7 @@ from safetensors.torch import load_file, save_file
 from fastgen_book.sd import hub
 from fastgen_book.sd.tiers import tiny_model_dir
 
-REVISION = "0" * 40
+LISTINGS = Path(__file__).with_name("hub_listings.json")
 #: tokens per prompt in SD v1.5's text encoder and tokenizer
 SD_TOKENS = 77
 #: SD v1.5's model index and scheduler as its repository has them
@@ -66,14 +72,44 @@ CLIP_PROCESSOR = {
 }
 
 
+@cache
+def listings() -> dict[str, dict]:
+    """repo id -> {"revision", "files": {path: size or None}, "evidence", ...}: the published
+    repositories' file listings at their main commit."""
+    return json.loads(LISTINGS.read_text())
+
+
+def storage_dir(root: Path, repo: hub.HubRepo) -> Path:
+    return root / f"models--{repo.repo_id.replace('/', '--')}"
+
+
 def snapshot_dir(root: Path, repo: hub.HubRepo) -> Path:
-    """The snapshot folder of `repo` in the stand-in cache (created with its refs/main)."""
-    base = root / f"models--{repo.repo_id.replace('/', '--')}"
+    """The snapshot folder of `repo` in the stand-in cache (created with its refs/main, at the
+    published repository's main commit)."""
+    revision = listings()[repo.repo_id]["revision"]
+    base = storage_dir(root, repo)
     (base / "refs").mkdir(parents=True, exist_ok=True)
-    (base / "refs" / "main").write_text(REVISION)
-    folder = base / "snapshots" / REVISION
+    (base / "refs" / "main").write_text(revision)
+    folder = base / "snapshots" / revision
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def write_tree_listing(root: Path, repo: hub.HubRepo) -> Path:
+    """`trees/<commit>.json` as `snapshot_download` writes it (huggingface_hub's own writer):
+    every file of the published repository, downloaded or not; a downloaded file with its size
+    here, the others with their published size (0 where unknown). Returns the file."""
+    from huggingface_hub._tree_cache import TreeCacheEntry, write_tree_cache
+
+    listing = listings()[repo.repo_id]
+    folder = snapshot_dir(root, repo)
+    entries = {}
+    for name, size in listing["files"].items():
+        local = folder / name
+        blob = hashlib.sha1(f"{repo.repo_id}/{name}".encode()).hexdigest()
+        entries[name] = TreeCacheEntry(local.stat().st_size if local.exists() else size or 0, blob)
+    write_tree_cache(str(storage_dir(root, repo)), listing["revision"], entries)
+    return storage_dir(root, repo) / "trees" / f"{listing['revision']}.json"
 
 
 def _json(path: Path, data: dict) -> None:
@@ -196,6 +232,8 @@ def build_cache(root: Path) -> Path:
     _lora(root, hub.LCM_LORA, "lcm-lora")
     _lora(root, hub.STYLE_LORA, "style-lora")
     _clip(root)
+    for repo in hub.GPU_TIER:
+        write_tree_listing(root, repo)
     return root
 
 

@@ -3,8 +3,9 @@
 The tiny tier scores every caption the model knows, four seeds each, in one call. On the gpu
 tier a 512x512 image costs ~100x more: a measurement draws a few prompts once, in micro-batches,
 so that no page cell needs more than about a minute on an A100-class GPU. The bound is counted
-in UNet evaluations (one image through the UNet once), which `tests/test_sd_gpu_standin.py`
-measures for every experiment the pages run.
+in UNet evaluations (one image through the UNet once): `tests/test_pages.py` counts them in
+every cell of the SD pages run on the gpu tier's stand-in with nothing stored, as on a fresh
+runtime, and `tests/test_sd_gpu_standin.py` in every experiment on its own.
 """
 
 from __future__ import annotations

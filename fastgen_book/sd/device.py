@@ -39,6 +39,20 @@ def synchronize(device: str | torch.device) -> None:
         torch.mps.synchronize()
 
 
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded with `seed`. diffusers draws the noise on the generator's device
+    and moves it to the model's, so a CPU generator gives the same starting noise for a seed on
+    every GPU model and on the CPU (diffusers' docs, "Reproducible pipelines")."""
+    return torch.Generator().manual_seed(seed)
+
+
+def hardware(device: str | torch.device) -> str:
+    """What a stored measurement's numbers depend on beyond the device type: the GPU's model
+    (fp16 kernels differ between them), or 'cpu'."""
+    device = torch.device(device)
+    return "cpu" if device.type == "cpu" else device_name(device)
+
+
 def device_name(device: str | torch.device) -> str:
     """A readable name: the GPU's model, or the CPU with its thread count."""
     device = torch.device(device)

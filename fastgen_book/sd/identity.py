@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastgen_book.sd import hub
+from fastgen_book.sd.device import hardware
 from fastgen_book.sd.tiers import tiny_model_dir
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def loaded_identity(loaded: Loaded, adapters: tuple[str, ...] = ()) -> dict:
         "model": loaded.model_id,
         "variant": loaded.variant,
         "device": loaded.device,
+        "hardware": hardware(loaded.device),
         "dtype": str(loaded.pipe.unet.dtype),
         "fused": dict(loaded.fused),
         "weights": weights_digest(loaded.tier),

@@ -214,8 +214,9 @@ def run_batches(
     loaded: Loaded, batches: list[list[str]], steps: int, guidance: float, seed: int
 ) -> torch.Tensor:
     """The pipeline as it stands (scheduler and adapters already set) on each batch of prompts,
-    one seeded generator for all: images [n, 3, H, W] in [0, 1] on the CPU."""
-    g = torch.Generator(device=loaded.device).manual_seed(seed)
+    one seeded CPU generator for all (the same noise on any device): images [n, 3, H, W] in
+    [0, 1] on the CPU."""
+    g = device.seeded_generator(seed)
     out = []
     for chunk in batches:
         images = loaded.pipe(

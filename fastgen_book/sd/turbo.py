@@ -37,7 +37,7 @@ def generate_turbo(prompts: list[str], steps: int = 1, seed: int = 0, repeats: i
     pipe.set_progress_bar_config(disable=True)
 
     def run():
-        g = torch.Generator("cuda").manual_seed(seed)
+        g = device.seeded_generator(seed)
         return pipe(
             prompts,
             num_inference_steps=steps,
