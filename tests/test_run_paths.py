@@ -226,13 +226,39 @@ def test_notebooks_show_no_myst_syntax_and_cite_in_plain_text():
     text = "\n".join(
         c.source for c in colab.page_to_notebook(_page("latent-consistency-and-turbo")).cells
     )
-    assert "(Luo et al., 2023)" in text and "(Sauer et al., 2023)" in text
+    assert "(Luo et al., 2023a)" in text and "(Sauer et al., 2023)" in text
 
 
-def test_citations_read_as_author_and_year():
+def test_citations_read_as_author_and_year_and_each_notebook_lists_its_references():
     assert colab.cite("p", "song2023consistency") == "(Song et al., 2023)"
     assert colab.cite("t", "song2024improved") == "Song and Dhariwal (2024)"
-    assert colab.cite("p", "luo2023lcm, sauer2023add") == ("(Luo et al., 2023; Sauer et al., 2023)")
+    # two works that would cite alike are told apart, in the bibliography's order
+    assert colab.cite("p", "luo2023lcm, luo2023lcmlora") == (
+        "(Luo et al., 2023a; Luo et al., 2023b)"
+    )
+    nb = colab.page_to_notebook(_page("latent-consistency-and-turbo"))
+    refs = nb.cells[-1].source
+    assert refs.startswith("## References") and "Luo et al. (2023b). [LCM-LoRA" in refs
+
+
+def test_solutions_are_folded_until_the_reader_opens_them():
+    """A solution's prose sits in <details>, its code in a Colab form cell (code hidden)."""
+    page = _page("the-speed-landscape")
+    text = page.read_text()
+    nb = colab.page_to_notebook(page)
+    folded = [c for c in nb.cells if c.source.startswith(colab.SOLUTION_TITLE)]
+    assert len(folded) == text.count("{solution-start}")  # each of its solutions has code
+    prose = [c.source for c in nb.cells if "<summary>Solution</summary>" in c.source]
+    assert prose and all(s.rstrip().endswith("</details>") for s in prose)
+    exercises = [c.source for c in nb.cells if c.source.startswith("#### Exercise")]
+    assert exercises and not any("Solution" in s for s in exercises)
+
+
+def test_links_between_lessons_open_the_next_notebook_in_colab():
+    nb = colab.page_to_notebook(_page("consistency-models"))
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    link = release().colab_url("notebooks/latent-consistency-and-turbo.ipynb")
+    assert f"]({link})" in text
 
 
 def test_directives_become_notebook_markdown():

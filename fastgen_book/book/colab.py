@@ -45,7 +45,7 @@ GPU_SETUP = """
     prepare_gpu_tier()\
 """
 PARAGRAPH_CELL = '''\
-# @title A paragraph with this run's numbers { display-mode: "form" }
+# @title {title} { display-mode: "form" }
 from fastgen_book.book.glue import paragraph
 
 paragraph(r"""
@@ -60,6 +60,11 @@ DOC_ROLE = re.compile(r"\{doc\}`([^`]+)`")
 REF_ROLE = re.compile(r"\{ref\}`([^`]+)`")
 FENCE_OPEN = re.compile(r"^(`{3,}|:{3,})\{([\w-]+)\}[ \t]*(.*)$")
 OPTION = re.compile(r"^:([\w-]+):[ \t]*(.*)$")
+#: the fences around an exercise's solution, which may span markdown and code cells
+SOLUTION_FENCE = re.compile(
+    r"^(`{3,})\{solution-(start|end)\}[^\n]*\n(?::[^\n]*\n)*\1[ \t]*$", re.M
+)
+SOLUTION_TITLE = '# @title Solution { display-mode: "form" }'
 #: what no notebook may show: MyST roles and directives, glue names
 MYST_LEFTOVER = re.compile(r"\{(cite|glue|doc|ref)[:}]|^(`{3,}|:{3,})\{", re.M)
 
@@ -67,30 +72,50 @@ MYST_LEFTOVER = re.compile(r"\{(cite|glue|doc|ref)[:}]|^(`{3,}|:{3,})\{", re.M)
 # ---- citations ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Reference:
+    """One entry of `book/references.bib` as the notebooks cite it."""
+
+    who: str  # 'Luo et al.'
+    year: str  # '2023a' when the same authors have two works that year
+    title: str
+    url: str
+
+
 @cache
-def _bibliography() -> dict[str, tuple[str, str]]:
-    """Citation key -> (authors as cited, year), from `book/references.bib`."""
+def _bibliography() -> dict[str, Reference]:
+    """Citation key -> Reference, from `book/references.bib`; works that would cite alike
+    (same first author and year) get a, b, ... in the file's order."""
     from pybtex.database import parse_file
 
-    out = {}
-    for key, entry in parse_file(str(BIBLIOGRAPHY)).entries.items():
+    entries = parse_file(str(BIBLIOGRAPHY)).entries
+    labels = {}
+    for key, entry in entries.items():
         people = entry.persons.get("author", [])
         names = [_plain(" ".join(p.prelast_names + p.last_names)) for p in people]
         if len(names) >= 3:
             who = f"{names[0]} et al."
         else:
             who = " and ".join(names) or _plain(entry.fields.get("title", key))
-        out[key] = (who, entry.fields.get("year", "n.d."))
+        labels[key] = (who, entry.fields.get("year", "n.d."))
+    out = {}
+    for key, (who, year) in labels.items():
+        twins = [k for k, label in labels.items() if label == (who, year)]
+        suffix = "abcdefghij"[twins.index(key)] if len(twins) > 1 else ""
+        fields = entries[key].fields
+        title = _plain(fields.get("title", key))
+        out[key] = Reference(who, year + suffix, title, fields.get("url", ""))
     return out
 
 
 def _plain(latex: str) -> str:
-    """A BibTeX name without braces or accent commands: 'Apolin{\\'a}rio' -> 'Apolinario'."""
+    """A BibTeX field without braces or accent commands: 'Apolin{\\'a}rio' -> 'Apolinario'."""
     return re.sub(r"\\.|[{}]", "", latex)
 
 
 def cite(kind: str, keys: str) -> str:
-    """`{cite:p}` -> '(Luo et al., 2023; Sauer et al., 2023)'; `{cite:t}` -> 'Luo et al. (2023)'."""
+    """`{cite:p}` -> '(Luo et al., 2023a; Sauer et al., 2023)'; `{cite:t}` -> 'Luo et al.
+    (2023a)'."""
     bib = _bibliography()
     found = []
     for key in (k.strip() for k in keys.split(",")):
@@ -98,8 +123,20 @@ def cite(kind: str, keys: str) -> str:
             raise KeyError(f"{key!r} is cited but not in {BIBLIOGRAPHY.name}")
         found.append(bib[key])
     if kind == "t":
-        return "; ".join(f"{who} ({year})" for who, year in found)
-    return "(" + "; ".join(f"{who}, {year}" for who, year in found) + ")"
+        return "; ".join(f"{r.who} ({r.year})" for r in found)
+    return "(" + "; ".join(f"{r.who}, {r.year}" for r in found) + ")"
+
+
+def references_markdown(text: str) -> str:
+    """A page's reference list (each work it cites, in citation order) as notebook markdown."""
+    bib = _bibliography()
+    keys = dict.fromkeys(k.strip() for m in CITE_ROLE.finditer(text) for k in m[2].split(","))
+    lines = ["## References", ""]
+    for key in keys:
+        r = bib[key]
+        title = f"[{r.title}]({r.url})" if r.url else r.title
+        lines.append(f"- {r.who} ({r.year}). {title}.")
+    return "\n".join(lines)
 
 
 # ---- directives -----------------------------------------------------------------------------
@@ -107,14 +144,23 @@ def cite(kind: str, keys: str) -> str:
 
 @dataclass(frozen=True)
 class PageContext:
-    """What a page's markdown refers to: exercise labels -> their number and title."""
+    """What a page's markdown refers to: exercise labels -> their number and title, and the
+    release whose notebooks a link to another lesson opens (None: a link beside this one)."""
 
     exercises: dict[str, tuple[int, str]]
+    published: Release | None = None
+
+    def notebook_link(self, name: str) -> str:
+        path = f"notebooks/{Path(name).name}.ipynb"
+        if self.published is not None and self.published.repository.startswith("https://github"):
+            return self.published.colab_url(path)
+        return Path(path).name
 
 
-def _context(text: str) -> PageContext:
+def _context(text: str, published: Release | None = None) -> PageContext:
     found = re.findall(r"^`{3,}\{exercise\}[ \t]*(.*)\n:label:[ \t]*(\S+)", text, re.M)
-    return PageContext({label: (i, title) for i, (title, label) in enumerate(found, start=1)})
+    exercises = {label: (i, title) for i, (title, label) in enumerate(found, start=1)}
+    return PageContext(exercises, published)
 
 
 def _page_title(name: str) -> str:
@@ -125,7 +171,7 @@ def _page_title(name: str) -> str:
 
 def _roles(text: str, context: PageContext) -> str:
     text = CITE_ROLE.sub(lambda m: cite(m[1], m[2]), text)
-    text = DOC_ROLE.sub(lambda m: f"[{_page_title(m[1])}]({Path(m[1]).name}.ipynb)", text)
+    text = DOC_ROLE.sub(lambda m: f"[{_page_title(m[1])}]({context.notebook_link(m[1])})", text)
 
     def ref(m: re.Match) -> str:
         number, title = context.exercises.get(m[1], (None, m[1]))
@@ -138,7 +184,7 @@ def _roles(text: str, context: PageContext) -> str:
 def _directive(name: str, argument: str, options: dict, body: str, ctx: PageContext) -> str:
     """One MyST directive as notebook markdown."""
     body = body.strip("\n")
-    if name == "notebook-links" or name == "solution-end":
+    if name == "notebook-links":
         return ""
     if name in ("grid", "grid-item"):
         return body
@@ -148,8 +194,6 @@ def _directive(name: str, argument: str, options: dict, body: str, ctx: PageCont
         number = next((n for n, t in ctx.exercises.values() if t == argument), None)
         head = f"Exercise {number}" if number else "Exercise"
         return f"#### {head}: {argument}\n\n{body}" if argument else f"#### {head}\n\n{body}"
-    if name == "solution-start":
-        return "**Solution.**"
     if name == "dropdown" or "dropdown" in options.get("class", ""):
         summary = argument or "Show"
         return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
@@ -214,9 +258,24 @@ def _blocks(markdown: str) -> list[str]:
     return blocks
 
 
-def markdown_cells(text: str, context: PageContext) -> list[nbformat.NotebookNode]:
-    """One page markdown cell as notebook cells: markdown, and a paragraph cell for each run
-    of blocks that quotes measured values."""
+def _title(block: str) -> str:
+    """A paragraph cell's Colab title: its callout's or summary's title, else its first words."""
+    for pattern in (r"^> \*\*(.+?)\*\*", r"<summary>(.+?)</summary>", r"^#+ (.+)$"):
+        found = re.search(pattern, block, re.M)
+        if found:
+            return found[1]
+    if block.lstrip().startswith("|"):
+        return "A table with this run's numbers"
+    words = re.sub(r"[*_`$>#]|\{\{[^}]*\}\}", "", PLACEHOLDER.sub("...", block)).split()
+    return " ".join(words[:8]) + " ..."
+
+
+def markdown_cells(
+    text: str, context: PageContext, solution: bool = False
+) -> list[nbformat.NotebookNode]:
+    """Page markdown as notebook cells: markdown, and a paragraph cell for each block that
+    quotes measured values. `solution`: the text answers an exercise, so it is folded away
+    (<details>) until the reader opens it."""
     cells: list[nbformat.NotebookNode] = []
     pending: list[str] = []
 
@@ -225,14 +284,21 @@ def markdown_cells(text: str, context: PageContext) -> list[nbformat.NotebookNod
             cells.append(nbformat.v4.new_markdown_cell("\n\n".join(pending)))
             pending.clear()
 
-    for block in _blocks(notebook_markdown(text, context)):
+    blocks = _blocks(notebook_markdown(text, context))
+    if solution and blocks:
+        blocks = [
+            "<details>\n<summary>Solution</summary>\n\n" + "\n\n".join(blocks) + "\n\n</details>"
+        ]
+    for block in blocks:
         if not PLACEHOLDER.search(block):
             pending.append(block)
             continue
         flush()
         if '"""' in block:
             raise ValueError(f'a glued paragraph may not contain """: {block[:80]!r}')
-        cell = nbformat.v4.new_code_cell(PARAGRAPH_CELL.replace("{text}", block))
+        title = _title(block).replace('"', "'").replace("{", "(").replace("}", ")")
+        source = PARAGRAPH_CELL.replace("{title}", title).replace("{text}", block)
+        cell = nbformat.v4.new_code_cell(source)
         cell.metadata["tags"] = ["measured-paragraph"]
         cells.append(cell)
     flush()
@@ -259,16 +325,26 @@ def page_to_notebook(page: Path, published: Release | None = None) -> nbformat.N
     """The Colab notebook for one page: its cells, no outputs, a setup cell first."""
     published = published or release()
     text = page.read_text(encoding="utf-8")
-    context = _context(text)
+    context = _context(text, published)
     nb = jupytext.reads(text, fmt="md:myst")
     setup = nbformat.v4.new_code_cell(setup_cell(text, published))
     setup.metadata["tags"] = ["colab-setup"]
     cells = [setup]
+    in_solution = False
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cells.extend(markdown_cells(cell.source, context))
-        else:
+        if cell.cell_type != "markdown":
+            if in_solution:  # a solution's code: folded in Colab until the reader opens it
+                cell.source = f"{SOLUTION_TITLE}\n{cell.source}"
             cells.append(cell)
+            continue
+        parts = SOLUTION_FENCE.split(cell.source)
+        # split() gives text, fence, start|end, text, ...: each marker toggles the state
+        for i in range(0, len(parts), 3):
+            cells.extend(markdown_cells(parts[i], context, solution=in_solution))
+            if i + 2 < len(parts):
+                in_solution = parts[i + 2] == "start"
+    if CITE_ROLE.search(text):
+        cells.append(nbformat.v4.new_markdown_cell(references_markdown(text)))
     nb.cells = cells
     nb.metadata.pop("jupytext", None)
     for i, cell in enumerate(nb.cells):
