@@ -332,6 +332,30 @@ def test_generation_draws_its_noise_on_the_cpu_whatever_the_device():
     assert seen == [torch.device("cpu")] * 2
 
 
+def test_an_fp16_overflow_raises_instead_of_scoring_black_images():
+    from types import SimpleNamespace
+
+    from fastgen_book.sd import pipeline as sd
+
+    def pipe(prompts, generator, **kwargs):
+        images = torch.zeros(len(prompts), 3, 8, 8)
+        images[1] = float("nan")
+        return SimpleNamespace(images=images)
+
+    unet = SimpleNamespace(dtype=torch.float16)
+    with pytest.raises(FloatingPointError, match=r"NaN.*\['b'\]"):
+        sd.run_batches(_Loaded(pipe, unet), [["a", "b"]], 4, 1.0, seed=0)
+
+
+class _Loaded:
+    """Just what run_batches reads of a loaded pipeline: a callable pipe with a UNet."""
+
+    def __init__(self, pipe, unet):
+        self.device, self.model_id = "cuda", "m"
+        self.pipe = pipe
+        self.pipe.unet = unet  # a function takes attributes as a pipeline has components
+
+
 def test_a_stored_gpu_measurement_is_keyed_on_the_gpu_model(monkeypatch):
     from fastgen_book.sd.device import hardware
 

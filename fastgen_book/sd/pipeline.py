@@ -215,7 +215,8 @@ def run_batches(
 ) -> torch.Tensor:
     """The pipeline as it stands (scheduler and adapters already set) on each batch of prompts,
     one seeded CPU generator for all (the same noise on any device): images [n, 3, H, W] in
-    [0, 1] on the CPU."""
+    [0, 1] on the CPU. An fp16 overflow (NaN pixels, which would be stored as black images and
+    scored as if drawn) raises, naming the prompts."""
     g = device.seeded_generator(seed)
     out = []
     for chunk in batches:
@@ -226,6 +227,14 @@ def run_batches(
             generator=g,
             output_type="pt",
         ).images
+        finite = torch.isfinite(images).flatten(1).all(1).cpu()
+        if not finite.all():
+            bad = [p for p, ok in zip(chunk, finite.tolist(), strict=True) if not ok]
+            raise FloatingPointError(
+                f"{loaded.model_id} ({loaded.pipe.unet.dtype}) produced NaN or infinite pixels "
+                f"for {bad} at {steps} steps, guidance {guidance}: an fp16 overflow; run in "
+                "float32 (FASTGEN_SD_TIER=tiny for the CPU model) or report the setting"
+            )
         out.append(images.float().cpu())
     return torch.cat(out)
 
