@@ -32,7 +32,7 @@ def compare_interval(
     same: str = "within the noise of",
 ) -> str:
     """How A stands to B given an interval (`low`, `high`) of A - B: `higher` or `lower` only
-    when the interval excludes zero (`fastgen_book.stats.difference_interval`)."""
+    when the interval excludes zero (`fastgen_book.sd.evaluate.Result.difference`)."""
     if low > high:
         raise ValueError(f"an interval needs low <= high, got ({low!r}, {high!r})")
     if low > 0:

@@ -12,7 +12,14 @@ import torch
 
 from fastgen_book.claims import compare_interval
 from fastgen_book.sd.evaluate import Result, Setting
-from fastgen_book.stats import Z95, difference_interval, mean_interval, wilson
+from fastgen_book.stats import (
+    Z95,
+    mean_difference_interval,
+    mean_interval,
+    proportion_difference_interval,
+    t_quantile,
+    wilson,
+)
 
 
 def _result(hits: list[int], seeds=(0,), clip: list[float] | None = None) -> Result:
@@ -32,25 +39,66 @@ def _result(hits: list[int], seeds=(0,), clip: list[float] | None = None) -> Res
     )
 
 
-def test_the_paired_interval_is_the_mean_difference_and_its_standard_error():
+#: Student's t 0.975 quantiles (Fisher and Yates' table)
+T975 = {1: 12.7062, 3: 3.1824, 7: 2.3646, 30: 2.0423}
+
+
+def test_t_quantiles_match_the_table_and_approach_the_normal():
+    for df, want in T975.items():
+        assert t_quantile(0.975, df) == pytest.approx(want, abs=1e-4)
+    assert t_quantile(0.975, 1e6) == pytest.approx(Z95, abs=1e-4)
+    assert t_quantile(0.5, 5) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_paired_interval_is_students_t_of_the_differences():
     a, b = [3.0, 5.0, 4.0, 8.0, 6.0], [2.0, 5.0, 1.0, 7.0, 6.0]
     d = [x - y for x, y in zip(a, b, strict=True)]
-    half = Z95 * statistics.stdev(d) / math.sqrt(len(d))
-    assert difference_interval(a, b, paired=True) == pytest.approx(
+    half = t_quantile(0.975, 4) * statistics.stdev(d) / math.sqrt(len(d))
+    assert mean_difference_interval(a, b, paired=True) == pytest.approx(
         (statistics.fmean(d) - half, statistics.fmean(d) + half)
     )
-    assert mean_interval(d) == pytest.approx(difference_interval(a, b, paired=True))
     with pytest.raises(ValueError, match="equal counts"):
-        difference_interval(a, b[:3], paired=True)
+        mean_difference_interval(a, b[:3], paired=True)
+    with pytest.raises(ValueError, match="two values"):
+        mean_interval([5.0])
 
 
 def test_the_unpaired_interval_is_welchs():
     a, b = [3.0, 5.0, 4.0, 8.0], [2.0, 5.0, 1.0, 7.0, 6.0, 9.0]
-    se = math.sqrt(statistics.variance(a) / 4 + statistics.variance(b) / 6)
+    va, vb = statistics.variance(a) / 4, statistics.variance(b) / 6
+    nu = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 5)  # Welch-Satterthwaite
     diff = statistics.fmean(a) - statistics.fmean(b)
-    assert difference_interval(a, b, paired=False) == pytest.approx(
-        (diff - Z95 * se, diff + Z95 * se)
+    half = t_quantile(0.975, nu) * math.sqrt(va + vb)
+    assert mean_difference_interval(a, b, paired=False) == pytest.approx((diff - half, diff + half))
+
+
+def test_newcombes_interval_is_built_from_the_two_wilson_intervals():
+    """Newcombe (1998a) method 10: theta - sqrt((p1-l1)^2 + (u2-p2)^2), theta +
+    sqrt((u1-p1)^2 + (p2-l2)^2); statsmodels' confint_proportions_2indep(method='newcomb')
+    gives (-0.0063103, 0.1955330) for 48/48 against 44/48."""
+    a, b = [1] * 48, [1] * 44 + [0] * 4
+    (l1, u1), (l2, u2) = wilson(48, 48, Z95), wilson(44, 48, Z95)
+    p1, p2 = 1.0, 44 / 48
+    want = (
+        p1 - p2 - math.hypot(p1 - l1, u2 - p2),
+        p1 - p2 + math.hypot(u1 - p1, p2 - l2),
     )
+    assert proportion_difference_interval(a, b, paired=False) == pytest.approx(want)
+    assert want == pytest.approx((-0.0063103, 0.1955330), abs=1e-6)
+    # four images better, none worse, out of 48: not yet evidence (exact McNemar p = 0.125),
+    # where a normal interval of the 0/1 differences would already say "higher"
+    assert proportion_difference_interval(a, b, paired=True)[0] < 0
+
+
+def test_pairing_narrows_the_interval_when_the_settings_agree_image_by_image():
+    """Paired, positive correlation between the two settings' hits shrinks the interval
+    (Newcombe 1998b, method 10's phi); with no correlation it is the unpaired one."""
+    a = [1] * 30 + [0] * 18
+    b = [1] * 22 + [0] * 8 + [0] * 18  # b's hits are a subset of a's: strongly correlated
+    paired = proportion_difference_interval(a, b, paired=True)
+    unpaired = proportion_difference_interval(a, b, paired=False)
+    assert paired[1] - paired[0] < unpaired[1] - unpaired[0]
+    assert paired[0] > 0 > unpaired[0]
 
 
 def test_pairing_removes_what_two_settings_share():
@@ -58,8 +106,8 @@ def test_pairing_removes_what_two_settings_share():
     certain; unpaired, the spread between images hides it."""
     base = [float(i) for i in range(20)]
     better = [x + 1 for x in base]
-    assert compare_interval(*difference_interval(better, base, paired=True)) == "higher than"
-    unpaired = difference_interval(better, base, paired=False)
+    assert compare_interval(*mean_difference_interval(better, base, paired=True)) == ("higher than")
+    unpaired = mean_difference_interval(better, base, paired=False)
     assert compare_interval(*unpaired) == "within the noise of"
 
 
@@ -75,9 +123,8 @@ def test_results_pair_only_when_they_share_prompts_and_seeds():
     a, b = _result([1, 0] * 24), _result([1, 1] * 24)
     assert a.paired_with(b)
     assert not a.paired_with(_result([1, 1] * 24, seeds=(1,)))
-    assert a.difference(b) == pytest.approx(
-        difference_interval(a.samples(), b.samples(), paired=True)
-    )
+    low, high = proportion_difference_interval(a.samples(), b.samples(), paired=True)
+    assert a.difference(b) == pytest.approx((100 * low, 100 * high))
 
 
 def test_the_noise_follows_the_sample_size():
@@ -100,11 +147,26 @@ def test_the_noise_follows_the_sample_size():
 
 def test_a_result_states_its_own_interval():
     tiny = _result([1] * 45 + [0] * 3)
-    assert tiny.interval() == pytest.approx(tuple(100 * x for x in wilson(45, 48)))
+    assert tiny.interval() == pytest.approx(tuple(100 * x for x in wilson(45, 48, Z95)))
     scores = [30.0, 31.5, 29.0, 32.0]
     gpu = _result([], clip=scores)
     assert gpu.interval() == pytest.approx(mean_interval(scores))
-    assert gpu.samples() == scores and tiny.samples("colour") == [100.0] * 48
+    assert gpu.samples() == scores and tiny.samples("colour") == [1] * 48
+
+
+def test_at_least_is_an_equivalence_test_a_small_sample_cannot_pass_by_noise():
+    same_small = _result([1, 0] * 5), _result([1, 0] * 5)
+    same_large = _result([1, 0] * 500), _result([1, 0] * 500)
+    assert same_small[0].versus(same_small[1]) == "within the noise of"
+    assert not same_small[0].at_least(same_small[1], margin=6)  # too few images to show it
+    assert same_large[0].at_least(same_large[1], margin=6)
+
+
+def test_a_result_without_per_image_scores_says_to_measure_again():
+    old = _result([1] * 4)
+    old.per_image.clear()
+    with pytest.raises(ValueError, match="measure it again"):
+        old.samples()
 
 
 def test_gpu_verdicts_use_the_clip_scores_spread():

@@ -261,6 +261,17 @@ def test_links_between_lessons_open_the_next_notebook_in_colab():
     assert f"]({link})" in text
 
 
+def test_a_code_fence_with_a_blank_line_stays_one_block_and_labels_are_found_anywhere():
+    ctx = colab._context("```{exercise} Try\n:class: x\n:label: ex-b\n\nDo.\n```\n")
+    assert ctx.exercises == {"ex-b": (1, "Try")}
+    fenced = "```python\nx = 1\n\ny = {glue:text}`t_y`\n```"
+    cells = colab.markdown_cells(f"Code:\n\n{fenced}\n", ctx)
+    assert [c.cell_type for c in cells] == ["markdown", "code"]
+    assert cells[1].source.count("```") == 2  # one block: the fence is not cut at its blank line
+    with pytest.raises(ValueError, match="may not contain"):
+        colab.notebook_markdown("a {{literal}} brace pair")
+
+
 def test_directives_become_notebook_markdown():
     page = (
         "```{admonition} Note this\n:class: tip\nBody {cite:p}`sauer2023add`.\n```\n\n"
@@ -357,13 +368,31 @@ class _Loaded:
 
 
 def test_a_stored_gpu_measurement_is_keyed_on_the_gpu_model(monkeypatch):
+    """The same study on an H200 and on a T4 is two measurements (fp16 kernels differ)."""
+    from types import SimpleNamespace
+
+    from fastgen_book.results import Study, key
     from fastgen_book.sd.device import hardware
+    from fastgen_book.sd.identity import loaded_identity
 
     assert hardware("cpu") == "cpu"
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
-    assert hardware("cuda") == "NVIDIA H200"
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
-    assert hardware("cuda") == "Tesla T4"
+    unet = SimpleNamespace(dtype=torch.float16)
+    loaded = SimpleNamespace(
+        tier="tiny",
+        model_id="m",
+        variant="base",
+        device="cuda",
+        pipe=SimpleNamespace(unet=unet),
+        fused={},
+        adapters={},
+    )
+    study = Study("probe", run=lambda loaded: {}, identity=loaded_identity)
+    keys = {}
+    for gpu in ("NVIDIA H200", "Tesla T4"):
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None, g=gpu: g)
+        assert loaded_identity(loaded)["hardware"] == gpu
+        keys[gpu] = key(study, loaded_identity(loaded))
+    assert keys["NVIDIA H200"] != keys["Tesla T4"]
 
 
 def test_the_standin_cache_holds_the_listing_a_real_download_leaves(standin_cache, gpu_standin):
@@ -505,4 +534,7 @@ def test_a_paragraph_quoting_a_later_cell_is_redrawn_when_that_cell_has_run(monk
     glue_mod.paragraph("It took {{t_later}} steps.")
     assert shown == [f"It took {MISSING} steps."]
     glue("t_later", 64, display=False)
-    assert updates == ["It took 64 steps."] and not glue_mod._WAITING
+    assert updates == ["It took 64 steps."]
+    glue("t_later", 65, display=False)  # the cell that computes it, run again
+    assert updates[-1] == "It took 65 steps."
+    glue_mod._SHOWN.clear()

@@ -158,8 +158,14 @@ class PageContext:
 
 
 def _context(text: str, published: Release | None = None) -> PageContext:
-    found = re.findall(r"^`{3,}\{exercise\}[ \t]*(.*)\n:label:[ \t]*(\S+)", text, re.M)
-    exercises = {label: (i, title) for i, (title, label) in enumerate(found, start=1)}
+    """Each exercise's number (its order on the page) and title, by its :label: option
+    wherever it sits among the directive's options."""
+    found = re.findall(r"^`{3,}\{exercise\}[ \t]*(.*)\n((?::[\w-]+:.*\n)*)", text, re.M)
+    exercises = {}
+    for number, (title, options) in enumerate(found, start=1):
+        label = re.search(r"^:label:[ \t]*(\S+)", options, re.M)
+        if label:
+            exercises[label[1]] = (number, title)
     return PageContext(exercises, published)
 
 
@@ -237,18 +243,28 @@ def notebook_markdown(text: str, context: PageContext | None = None) -> str:
     headings, quotes and <details> blocks, each glued value as a `{{name}}` placeholder that
     `glue.paragraph` fills."""
     context = context or _context(text)
+    if "{{" in text:
+        raise ValueError(
+            "a page's markdown may not contain '{{': its notebook marks glued values so; "
+            f"near {text[max(0, text.index('{{') - 40) : text.index('{{') + 20]!r}"
+        )
     converted = "\n".join(_convert(_roles(text, context).split("\n"), context))
     return re.sub(r"\n{3,}", "\n\n", converted).strip("\n")
 
 
 def _blocks(markdown: str) -> list[str]:
-    """Top-level blocks (split at blank lines outside <details> and $$ math)."""
-    blocks, current, depth, math = [], [], 0, False
+    """Top-level blocks (split at blank lines outside <details>, $$ math and code fences)."""
+    blocks, current, depth, math, fence = [], [], 0, False, ""
     for line in markdown.split("\n"):
-        if not line.strip() and depth == 0 and not math and current:
+        if not line.strip() and depth == 0 and not math and not fence and current:
             blocks.append("\n".join(current))
             current = []
             continue
+        opened = re.match(r"\s*(`{3,}|~{3,})", line)
+        if opened and not fence:
+            fence = opened[1]
+        elif opened and line.strip() == fence:
+            fence = ""
         depth += line.count("<details>") - line.count("</details>")
         math ^= line.count("$$") % 2 == 1
         if line.strip() or current:

@@ -10,8 +10,9 @@ import re
 from collections.abc import Mapping
 
 GLUED: dict[str, object] = {}
-#: paragraphs shown with a value still missing: (display handle, text)
-_WAITING: list[tuple[object, str]] = []
+#: paragraphs shown in this kernel: (display handle, text); each is redrawn when a value it
+#: quotes is glued (again)
+_SHOWN: list[tuple[object, str]] = []
 
 try:
     from myst_nb import glue as _myst_glue
@@ -22,7 +23,7 @@ except ImportError:  # pragma: no cover - exercised by the Colab notebooks
 def glue(name: str, value, display: bool = True):
     """Keep `value` under `name` (and, in the book, hand it to myst-nb for `{glue:text}`)."""
     GLUED[name] = value
-    _redraw_waiting(name)
+    _redraw(name)
     if _myst_glue is not None:
         return _myst_glue(name, value, display=display)
     if display:
@@ -42,10 +43,6 @@ PLACEHOLDER = re.compile(r"\{\{([A-Za-z0-9_]+)(?::([^}]*))?\}\}")
 MISSING = "(not computed yet)"
 
 
-def _missing(text: str) -> bool:
-    return any(m[1] not in GLUED for m in PLACEHOLDER.finditer(text))
-
-
 def fill(text: str) -> str:
     """`text` with each {{name}} or {{name:format}} replaced by the glued value, formatted as
     myst-nb's `{glue:text}` role formats it; a value not glued yet reads MISSING."""
@@ -59,24 +56,22 @@ def fill(text: str) -> str:
     return PLACEHOLDER.sub(value, text)
 
 
-def _redraw_waiting(name: str) -> None:
-    """Redraw, in place, each shown paragraph that quotes `name`; forget those now complete."""
-    if not _WAITING:
+def _redraw(name: str) -> None:
+    """Redraw, in place, each shown paragraph that quotes `name`."""
+    if not _SHOWN:
         return
     from IPython.display import Markdown
 
-    for entry in list(_WAITING):
-        handle, text = entry
+    for handle, text in _SHOWN:
         if any(m[1] == name for m in PLACEHOLDER.finditer(text)):
             handle.update(Markdown(fill(text)))
-            if not _missing(text):
-                _WAITING.remove(entry)
 
 
 def paragraph(text: str) -> None:
     """Show a paragraph of the book with this run's numbers in it (a Colab notebook's stand-in
     for the prose the book renders): as Markdown in a notebook, as text elsewhere. A value a
-    later cell computes is filled in when that cell has run."""
+    later cell computes is filled in when that cell has run, and a value computed again (a
+    cell run twice) is redrawn."""
     text = text.strip("\n")
     try:
         from IPython import get_ipython
@@ -88,5 +83,5 @@ def paragraph(text: str) -> None:
         print(fill(text))
         return
     handle = display(Markdown(fill(text)), display_id=True)
-    if _missing(text):
-        _WAITING.append((handle, text))
+    if PLACEHOLDER.search(text):
+        _SHOWN.append((handle, text))

@@ -14,7 +14,7 @@ from fastgen_book.sd.bench import base, lcm
 from fastgen_book.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
 from fastgen_book.sd.guidance import base_guidance
 from fastgen_book.sd.identity import weights_digest
-from fastgen_book.stats import difference_interval
+from fastgen_book.stats import mean_difference_interval
 
 #: the tiny model's variants along the drift axis, with the fine-tune steps each has seen
 VARIANTS = (("base", 0), *((f"paper-{n}", n) for n in sd.PAPER_DRIFT_STEPS), ("paper", 600))
@@ -137,15 +137,17 @@ def adapter_cost(row: DriftRow, name: str) -> float:
 
 
 def cost_growth(first: DriftRow, last: DriftRow, name: str) -> tuple[float, float]:
-    """95% interval of how much more adapter `name` costs on `last` than on `first`: the
-    per-image costs (own sampling minus the adapter's, same prompt and seed) compared image by
-    image (`fastgen_book.stats.difference_interval`, paired)."""
+    """95% interval, in points, of how much more adapter `name` costs on `last` than on
+    `first`: each image's cost (own sampling right, the adapter's wrong: 1; the reverse: -1) on
+    both models, compared image by image when both drew the same prompts and seeds (Student's
+    t of the paired differences), Welch's otherwise (`fastgen_book.stats`)."""
 
     def costs(row: DriftRow) -> list[float]:
         own, adapter = row.own.samples(), row.adapters[name].samples()
-        return [o - a for o, a in zip(own, adapter, strict=True)]
+        return [100.0 * (o - a) for o, a in zip(own, adapter, strict=True)]
 
-    return difference_interval(costs(last), costs(first), paired=True)
+    paired = first.own.paired_with(last.own) and first.adapters[name].paired_with(last.own)
+    return mean_difference_interval(costs(last), costs(first), paired)
 
 
 def served(rows: list[DriftRow], name: str, tolerance: float) -> list[DriftRow]:

@@ -15,7 +15,13 @@ from fastgen_book.sd import shapes
 from fastgen_book.sd.budget import budget_for
 from fastgen_book.sd.clip import clip_scores
 from fastgen_book.sd.images import quantize
-from fastgen_book.stats import difference_interval, mean_interval, wilson
+from fastgen_book.stats import (
+    Z95,
+    mean_difference_interval,
+    mean_interval,
+    proportion_difference_interval,
+    wilson,
+)
 
 
 @dataclass(frozen=True)
@@ -63,27 +69,42 @@ class Result:
         return 100 * self.all_correct if self.all_correct is not None else self.clip_score
 
     def samples(self, attribute: str | None = None) -> list[float]:
-        """Per-image values of the headline score (or of one judged `attribute`), on the
-        score's own scale: 100 or 0 for a judged image, the CLIP score on the gpu tier."""
+        """Per-image values of the headline score (or of one judged `attribute`): 1 or 0 for a
+        judged image (fully right, or right in that attribute), the CLIP score on the gpu tier."""
         if attribute is None:
             attribute = "clip" if self.all_correct is None else "all"
-        values = self.per_image[attribute]
-        return list(values) if attribute == "clip" else [100.0 * v for v in values]
+        if attribute not in self.per_image:
+            raise ValueError(
+                f"{self.setting.name} holds no per-image {attribute!r} scores (a result stored "
+                "before they were kept): measure it again"
+            )
+        return list(self.per_image[attribute])
 
     def interval(self) -> tuple[float, float]:
-        """95% interval of the headline score: Wilson's for a share of images (tiny tier), the
-        mean's normal interval for a CLIP score (gpu tier)."""
+        """95% interval of the headline score: Wilson's for a share of images (tiny tier),
+        Student's t for a mean CLIP score (gpu tier)."""
         if self.all_correct is None:
             return mean_interval(self.samples())
-        hits = self.per_image["all"]
-        low, high = wilson(sum(hits), len(hits))
+        hits = self.samples()
+        low, high = wilson(sum(hits), len(hits), Z95)
         return 100 * low, 100 * high
 
     def paired_with(self, other: Result) -> bool:
-        """Whether image i of both came from the same prompt and seed (one draw of noise)."""
+        """Whether image i of both came from the same prompt and seed."""
         return self.prompts == other.prompts and self.record.get("seeds") == other.record.get(
             "seeds"
         )
+
+    def difference(self, other: Result, attribute: str | None = None) -> tuple[float, float]:
+        """95% interval of this score minus `other`'s (in points), from both results' images,
+        paired image by image when they share prompts and seeds: Newcombe's score interval for
+        shares of images judged right, Student's t (Welch's when unpaired) for CLIP scores
+        (`fastgen_book.stats`)."""
+        a, b, paired = self.samples(attribute), other.samples(attribute), self.paired_with(other)
+        if self.all_correct is None and attribute is None:
+            return mean_difference_interval(a, b, paired)
+        low, high = proportion_difference_interval(a, b, paired)
+        return 100 * low, 100 * high
 
     def versus(
         self,
@@ -93,17 +114,15 @@ class Result:
         lower: str = "lower than",
         same: str = "within the noise of",
     ) -> str:
-        """How this result's score (or one attribute's accuracy) stands to `other`'s: the
-        noise is the 95% interval of the difference, computed from both results' images,
-        paired image by image when they share prompts and seeds (`stats.difference_interval`)."""
-        low, high = self.difference(other, attribute)
-        return compare_interval(low, high, higher, lower, same)
+        """How this result's score (or one attribute's accuracy) stands to `other`'s: a side
+        only when the 95% interval of the difference (`difference`) excludes zero."""
+        return compare_interval(*self.difference(other, attribute), higher, lower, same)
 
-    def difference(self, other: Result, attribute: str | None = None) -> tuple[float, float]:
-        """95% interval of this score minus `other`'s (see `versus`)."""
-        return difference_interval(
-            self.samples(attribute), other.samples(attribute), self.paired_with(other)
-        )
+    def at_least(self, other: Result, margin: float, attribute: str | None = None) -> bool:
+        """Whether this score is shown to be no more than `margin` points below `other`'s: the
+        whole 95% interval of the difference lies above -margin (an equivalence-style test,
+        which a small sample cannot pass by being noisy)."""
+        return self.difference(other, attribute)[0] > -margin
 
     @property
     def quality_label(self) -> str:
