@@ -1,27 +1,11 @@
 """Comparative words computed from the numbers they describe, so that a page's sentence can
-never say more than its measurements ("higher", "lower", "within the noise of", the noise
-read off the measurements' own spread by `compare_interval`), and `claim`,
-which fails a build whose numbers contradict a sentence its page states in fixed words."""
+never say more than its measurements ("higher", "lower", "within the noise of", the noise read
+off the measurements' own spread: `compare_interval`, `compare_runs`), and `claim`, which fails
+a build whose numbers contradict a sentence its page states in fixed words."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-
-def compare(
-    a: float,
-    b: float,
-    noise: float,
-    higher: str = "higher than",
-    lower: str = "lower than",
-    same: str = "within the noise of",
-) -> str:
-    """How `a` stands to `b`: `same` when they differ by less than `noise`."""
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
-    if abs(a - b) < noise:
-        return same
-    return higher if a > b else lower
 
 
 def compare_interval(

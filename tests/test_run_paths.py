@@ -436,15 +436,45 @@ def _working_tree_repository(dest: Path) -> Path:
     return dest
 
 
+def _requirement_closure(names: list[str]) -> list:
+    """The installed distributions that `names` (requirement strings) need, transitively:
+    each requirement whose marker holds here, without extras, as this environment has them."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    found, todo = {}, [Requirement(n) for n in names]
+    while todo:
+        req = todo.pop()
+        key = req.name.lower().replace("_", "-")
+        if key in found or (req.marker and not req.marker.evaluate({"extra": ""})):
+            continue
+        try:
+            dist = distribution(req.name)
+        except PackageNotFoundError:
+            continue  # an optional dependency this environment does not have either
+        found[key] = dist
+        todo.extend(Requirement(r) for r in dist.requires or [])
+    return list(found.values())
+
+
 def _colab_like_environment(env: Path) -> Path:
-    """A fresh virtual environment with the package's runtime dependencies and a kernel, and no
-    book tooling: what a Colab runtime has before the notebook's install cell."""
-    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-    python = env / "bin" / "python"
-    pip = [str(python), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, f"torch=={torch.__version__.split('+')[0]}"], check=True)
-    subprocess.run([*pip, *PROJECT["dependencies"], "ipykernel>=6.29,<7"], check=True)
-    return python
+    """A fresh virtual environment holding the package's runtime dependencies, pip and a kernel
+    (ipykernel) and nothing else: no book tooling, as a Colab runtime before the notebook's
+    install cell. The distributions are this environment's, linked in rather than downloaded
+    and unpacked again (the same files, a minute less)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    site = next((env / "lib").glob("python3*/site-packages"))
+    linked = set()
+    for dist in _requirement_closure([*PROJECT["dependencies"], "ipykernel", "pip"]):
+        for file in dist.files or []:
+            top = file.parts[0]
+            if top == ".." or top in linked or top == "__pycache__":
+                continue
+            source = Path(dist.locate_file(top))
+            if source.exists():
+                (site / top).symlink_to(source)
+                linked.add(top)
+    assert "myst_nb" not in linked and "fastgen_book" not in linked
+    return env / "bin" / "python"
 
 
 @pytest.mark.book
