@@ -70,8 +70,6 @@ def drift_figure(rows: list, adapter_names: dict[str, str], subtitle: str = ""):
     """Share of images fully correct (with 95% Wilson intervals) against each model's weight
     drift from the base (`fastgen_book.sd.drift.DriftRow`s): the model's own sampling, solid, and
     each adapter's 4 steps, dashed or dotted. Hover names the model."""
-    from fastgen_book.stats import wilson
-
     fig = new_figure(
         **title_layout("tiny-sd: one LCM-LoRA on fine-tunes drifting from its base", subtitle)
     )
@@ -84,7 +82,7 @@ def drift_figure(rows: list, adapter_names: dict[str, str], subtitle: str = ""):
     ]
     for i, (name, results, dash) in enumerate(lines):
         y = [r.quality for r in results]
-        bounds = [wilson(round(r.all_correct * len(r.prompts)), len(r.prompts)) for r in results]
+        bounds = [r.interval() for r in results]  # in points, as `y`
         fig.add_scatter(
             x=x,
             y=y,
@@ -94,8 +92,8 @@ def drift_figure(rows: list, adapter_names: dict[str, str], subtitle: str = ""):
             error_y=dict(
                 type="data",
                 symmetric=False,
-                array=[100 * hi - v for (_, hi), v in zip(bounds, y, strict=True)],
-                arrayminus=[v - 100 * lo for (lo, _), v in zip(bounds, y, strict=True)],
+                array=[hi - v for (_, hi), v in zip(bounds, y, strict=True)],
+                arrayminus=[v - lo for (lo, _), v in zip(bounds, y, strict=True)],
             ),
             customdata=[[r.variant, r.finetune_steps] for r in rows],
             hovertemplate="%{customdata[0]} (%{customdata[1]} fine-tune steps, drift %{x:.1f}%): "
