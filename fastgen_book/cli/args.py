@@ -14,7 +14,7 @@ WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
 #: with one of them defaults to guidance 1, one UNet call per step
 DISTILLED_GUIDANCE = ("lcm", "lcm-small")
 #: `trial unet --attention`: TinySDConfig.unet_attention per choice
-ATTENTION = {"8x8": (True, False), "mid": (False, False)}
+ATTENTION = {"8x8": (True, True), "4x4": (False, True), "mid": (False, False)}
 
 
 def adapter(text: str) -> tuple[str, float]:

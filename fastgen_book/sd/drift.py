@@ -21,7 +21,7 @@ VARIANTS = (("base", 0), *((f"paper-{n}", n) for n in sd.PAPER_DRIFT_STEPS), ("p
 #: adapter name -> what the page calls it
 ADAPTERS = {"lcm": "LCM-LoRA, rank 16", "lcm-small": "LCM-LoRA, rank 4"}
 #: the attributes a fine-tune on paper backgrounds may move
-ATTRIBUTES = ("background", "colour", "shape", "position", "style")
+ATTRIBUTES = ("background", "colour", "shape", "relation", "style")
 
 
 def adapter_setting(name: str, steps: int = 4) -> Setting:
@@ -54,7 +54,7 @@ def weight_drift(weights: dict, reference: dict) -> float:
 def measure_drift(seeds: int | None = None) -> list[DriftRow]:
     """Every variant of `VARIANTS` on tiny-sd (the gpu tier has no fine-tune the judge can
     score): its own 20-step sampling and both LCM-LoRAs at 4 steps, each scored against the
-    background the model was trained for (black for the base, paper for the fine-tunes)."""
+    background the model was trained for (dark for the base, paper for the fine-tunes)."""
     judge, g = load_tiny_judge(), base_guidance("tiny")
     rows, reference = [], None
     for variant, steps in VARIANTS:
@@ -66,7 +66,7 @@ def measure_drift(seeds: int | None = None) -> list[DriftRow]:
         drift = weight_drift(weights, reference)
         for name in ADAPTERS:
             sd.load_adapter(loaded, name)
-        background = "black" if variant == "base" else "paper"
+        background = "dark" if variant == "base" else "paper"
 
         def score(setting: Setting, loaded=loaded, background=background) -> Result:
             return evaluate(loaded, judge, setting, seeds=seeds, background=background)

@@ -22,7 +22,7 @@ def format_row(row: dict) -> str:
     a = row["accuracy"]
     cells = " ".join(
         f"{100 * a[k]:>{w}.1f}"
-        for k, w in [("colour", 7), ("shape", 6), ("position", 6), ("style", 6), ("background", 6)]
+        for k, w in [("colour", 7), ("shape", 6), ("relation", 6), ("style", 6), ("background", 6)]
     )
     return (
         f"{row['label']:<42} {row['nfe_per_image']:>4} {cells} {100 * row['all_correct']:>6.1f} "

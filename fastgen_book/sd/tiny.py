@@ -20,19 +20,19 @@ from fastgen_book.sd.tokenizer import MAX_LENGTH, train_clip_tokenizer
 
 @dataclass(frozen=True)
 class TinySDConfig:
-    """Architecture of the tiny model: 32x32 RGB images, 4x8x8 latents (SD v1.5: 512x512 RGB,
-    4x64x64 latents)."""
+    """Architecture of the tiny model: 64x64 RGB images, 4x8x8 latents, an autoencoder that
+    downsamples by 8 (SD v1.5: 512x512 RGB, 4x64x64 latents, also by 8)."""
 
-    image_size: int = 32
+    image_size: int = 64
     latent_channels: int = 4
-    vae_channels: tuple[int, ...] = (16, 32, 32)
+    vae_channels: tuple[int, ...] = (16, 32, 32, 32)
     unet_channels: tuple[int, ...] = (32, 64)
     # attention heads per UNet transformer block (widths 4 and 8)
     unet_heads: int = 8
     # per UNet level (8x8, 4x4): whether its down and up blocks attend (self-attention and
-    # cross-attention to the text); the 4x4 mid block always does. The shipped UNet attends in
-    # its mid block only (why: fastgen_book/sd/weights/tiny-sd/NOTES.md)
-    unet_attention: tuple[bool, ...] = (False, False)
+    # cross-attention to the text); the 4x4 mid block always does. The shipped UNet attends at
+    # 4x4 only (why: fastgen_book/sd/weights/tiny-sd/NOTES.md)
+    unet_attention: tuple[bool, ...] = (False, True)
     text_width: int = 64
     text_layers: int = 2
     seed: int = 0
@@ -56,7 +56,7 @@ class TinySDConfig:
 
 
 def build_vae(config: TinySDConfig) -> AutoencoderKL:
-    """A KL autoencoder that downsamples by 2^(len(vae_channels) - 1) (4 here: 32 -> 8)."""
+    """A KL autoencoder that downsamples by 2^(len(vae_channels) - 1) (8 here: 64 -> 8)."""
     n = len(config.vae_channels)
     return AutoencoderKL(
         in_channels=3,

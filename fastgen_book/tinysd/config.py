@@ -20,7 +20,7 @@ class TrainConfig:
     schedule: str = "constant"  # or "cosine": decay to 0 over `steps`
     decay_steps: int = 0  # constant schedule: cosine-decay to 0 over the last `decay_steps`
     styles: tuple[str, ...] = ("filled",)  # each batch draws one style and one background
-    backgrounds: tuple[str, ...] = ("black",)
+    backgrounds: tuple[str, ...] = ("dark",)
     cfg_dropout: float = 0.1
     # per-timestep loss weights, see `loss_weights`
     weighting: str = "epsilon"

@@ -37,8 +37,8 @@ from fastgen_book.tinysd.lcm import LCMLoRAConfig
 
 #: stage -> (what it writes in the model folder, default training steps)
 STAGES = {
-    "tiny-sd": ("pipeline", 9000),
-    "judge": ("judge.safetensors", 4000),
+    "tiny-sd": ("pipeline", 12000),
+    "judge": ("judge.safetensors", 2000),
     "lcm-lora": ("lcm-lora", LCMLoRAConfig.steps),  # why that many: see its comment
     "lcm-lora-small": ("lcm-lora-small", LCMLoRAConfig.steps),
     "style-lora": ("style-lora", 600),
@@ -47,7 +47,7 @@ STAGES = {
 #: the stages that make the model (the judge only measures it): the chain whose time counts
 MODEL_STAGES = tuple(s for s in STAGES if s != "judge")
 #: autoencoder steps of the tiny-sd stage (its UNet steps are the stage's steps)
-VAE_STEPS = 1800
+VAE_STEPS = 2400
 STYLE_LORA_RANK = 8
 #: the small LCM-LoRA's rank: 60,032 parameters, 8.3% of tiny-sd's UNet, near the 7.8% that the
 #: published LCM-LoRA is of SD v1.5's (`fastgen_book.sd.hub`); the shipped one (rank 16) is 33%
@@ -61,6 +61,7 @@ def vae_recipe(steps: int) -> TrainConfig:
     `fastgen_book/sd/weights/tiny-sd/NOTES.md`."""
     return TrainConfig(
         steps=steps,
+        batch=32,
         lr=3e-3,
         schedule="cosine",
         styles=shapes.STYLES,

@@ -7,7 +7,7 @@ nothing shipped.
 
 `unet`: a fresh UNet and text encoder trained on the shipped autoencoder's latents, scored as
 they learn (DPM-Solver++ 20 steps at guidance 7.5 on every prompt, `seeds` images each): "does
-this recipe learn colour, shape and position in fewer steps?" in a quarter of an hour. `vae`: a
+this recipe learn colours, shapes and relation in fewer steps?" in a quarter of an hour. `vae`: a
 fresh autoencoder, scored by how well the judge reads its reconstructions, next to the shipped
 one's.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from fastgen_book.sd.judge import HEADS
+from fastgen_book.sd.judge import ATTRIBUTES as JUDGED
 from fastgen_book.sd.tiny import TinySDConfig
 from fastgen_book.tinysd.config import TrainConfig
 
@@ -116,7 +116,7 @@ def _run(
 
 def vae_trial(config: TrainConfig, work_dir: Path, n: int = 256) -> list[dict]:
     """[shipped, trial] rows of {"name", "seconds", "l1", "<style>/<background>": % of
-    reconstructions the judge reads as the right colour, shape, position, style and background,
+    reconstructions the judge reads as the right colours, shapes, relation, style and background,
     and per attribute ("colour", ...) the % read right over all looks} on `n` held-out images
     per look; the trial trains with `config` (start from `fastgen_book.tinysd.recipe.vae_recipe`)
     from
@@ -175,20 +175,20 @@ def format_vae_row(row: dict) -> str:
     return f"{row['name']:8s} {seconds:>8s} {row['l1']:7.4f} {looks} {attributes}"
 
 
-ATTRIBUTES = tuple(HEADS)  # the judge's attributes, in its order
+ATTRIBUTES = tuple(JUDGED)  # the attributes a score reports, in its order
 VAE_HEADER = (
-    "name      train s      L1   filled/black   filled/paper outlined/black outlined/paper"
-    " colour  shape    pos  style     bg"
+    "name      train s      L1      filled/dark   filled/paper  outlined/dark outlined/paper"
+    " colour  shape    rel  style     bg"
 )
 
 
 def format_row(row: dict) -> str:
     """One line of the UNet trial's table."""
-    acc = " ".join(f"{row[k]:6.1f}" for k in ("colour", "shape", "position", "style"))
+    acc = " ".join(f"{row[k]:6.1f}" for k in ("colour", "shape", "relation", "style"))
     return (
         f"{row['step']:6d} {row['seconds']:8.0f} {acc} {row['all']:6.1f} "
         f"{row['distance']:8.1f} {row['floor']:6.1f}"
     )
 
 
-HEADER = "  step  train s colour  shape    pos  style    all distance  floor"
+HEADER = "  step  train s colour  shape    rel  style    all distance  floor"
