@@ -29,11 +29,17 @@ def fastgen(*args: str, cwd=None) -> subprocess.CompletedProcess:
             "argument --samples: must be an integer >= 1, got -5",
         ),
         (
-            ["generate", "--prompt", "a red circle on the left", "--lora", "nope"],
+            ["generate", "--prompt", "a red circle left of a blue square", "--lora", "nope"],
             "argument --lora: unknown adapter 'nope'; choose one of: lcm, lcm-small, style",
         ),
         (
-            ["generate", "--prompt", "a red circle on the left", "--out", "/nonexistent/dir/x.png"],
+            [
+                "generate",
+                "--prompt",
+                "a red circle left of a blue square",
+                "--out",
+                "/nonexistent/dir/x.png",
+            ],
             "no folder /nonexistent/dir",
         ),
         (
@@ -59,7 +65,7 @@ def test_a_normal_run_prints_its_record_and_no_library_notes(tmp_path):
     done = fastgen(
         "generate",
         "--prompt",
-        "a red triangle on the left",
+        "a red triangle left of a blue circle",
         "--tier",
         "tiny",
         "--scheduler",

@@ -12,7 +12,7 @@ from fastgen_book.sd.quiet import quiet_loading
 from fastgen_book.sd.tiny import build_pipeline
 from fastgen_book.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
 
-PROMPT = "a red circle on the left"
+PROMPT = "a red circle left of a blue square"
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_missing_adapters_and_variants_say_how_to_train_them(loaded, tiny_dir):
 
 def test_prompts_outside_the_tiny_vocabulary_are_refused(loaded):
     with pytest.raises(ValueError, match="not one this data set can draw"):
-        run(loaded, prompt="a red star on the left")
+        run(loaded, prompt="a red star left of a blue square")
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ def test_bad_inputs_raise_value_errors(loaded, kwargs, message):
 
 def test_too_long_prompts_are_refused(loaded):
     with pytest.raises(ValueError, match="the tokenizer allows 16"):
-        sd.generate(loaded, "a red circle on the left " * 4, steps=1, repeats=1)
+        sd.generate(loaded, "a red circle left of a blue square " * 4, steps=1, repeats=1)
 
 
 def test_loading_adapters_drops_only_the_notes_that_are_true_of_every_adapter(loaded, tiny_dir):

@@ -17,48 +17,72 @@ from fastgen_book.tinysd.train import train_vae
 
 
 def test_rendering_is_seeded_and_in_range():
-    items = shapes.all_items()
+    items = shapes.prompt_suite()
     a = shapes.render(items, generator=torch.Generator().manual_seed(1))
     b = shapes.render(items, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(a, b) and a.shape == (48, 3, 32, 32)
+    assert torch.equal(a, b) and a.shape == (48, 3, shapes.SIZE, shapes.SIZE)
     assert a.min() >= 0 and a.max() <= 1
 
 
-def test_position_words_put_the_shape_where_they_say():
-    for pos, (_, (cx, cy)) in shapes.POSITIONS.items():
-        img = shapes.render([shapes.Item("red", "square", pos)], generator=torch.Generator())
-        mass = img[0].sum(0)
-        ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
-        centre = ((xs * mass).sum() / mass.sum() / 32, (ys * mass).sum() / mass.sum() / 32)
-        assert abs(centre[0] - cx) < 0.06 and abs(centre[1] - cy) < 0.06, pos
+def test_the_relation_puts_the_first_object_before_the_second():
+    """The red (first) object's pixels lie left of (or above) the blue (second) one's, by more
+    than they stray across."""
+    for relation, axis in shapes.RELATIONS.items():
+        pair = shapes.Item("red", "square", relation, "blue", "circle")
+        for seed in range(20):
+            both = shapes.render([pair], generator=torch.Generator().manual_seed(seed))[0]
+            # the red object: where red dominates; the blue one: where blue does
+            red = (both[0] - both[2]).clamp(min=0) > 0.3
+            blue = (both[2] - both[0]).clamp(min=0) > 0.3
+            ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+            at = [torch.stack([xs[m].mean(), ys[m].mean()]) for m in (red, blue)]
+            along, across = (at[1] - at[0])[axis], (at[1] - at[0])[1 - axis]
+            assert along > 0 and along > 2 * across.abs(), (relation, seed)
 
 
-def test_outlines_have_less_ink_than_filled_shapes():
+def test_every_caption_names_two_colours_two_shapes_and_a_relation():
     items = shapes.all_items()
-    filled = shapes.render(items, generator=torch.Generator().manual_seed(0))
-    outlined = shapes.render(items, generator=torch.Generator().manual_seed(0), style="outlined")
-    assert (outlined.sum(dim=(1, 2, 3)) < filled.sum(dim=(1, 2, 3))).all()
+    assert len(items) == len(set(items)) == 4 * 3 * 3 * 3 * len(shapes.RELATIONS)
+    assert all(i.colour != i.other_colour for i in items)
+    suite = shapes.prompt_suite()
+    assert len(suite) == len(set(suite)) == 48 and set(suite) <= set(items)
+    for field in ("colour", "shape", "relation", "other_colour", "other_shape"):
+        counts = {}
+        for i in suite:
+            counts[getattr(i, field)] = counts.get(getattr(i, field), 0) + 1
+        assert max(counts.values()) - min(counts.values()) <= 2, (field, counts)
+
+
+def test_outlines_cover_less_of_the_image_than_filled_shapes():
+    items = shapes.prompt_suite()
+    for bg in shapes.BACKGROUNDS:
+        # the background alone: `render` draws it first, from the same generator state
+        grid = shapes._grid(shapes.SIZE)
+        plain = shapes._background(len(items), bg, *grid, torch.Generator().manual_seed(0))
+        ink = {}
+        for style in shapes.STYLES:
+            img = shapes.render(
+                items, generator=torch.Generator().manual_seed(0), style=style, background=bg
+            )
+            ink[style] = ((img - plain).abs().sum(1) > 0.1).sum(dim=(1, 2))  # pixels drawn on
+        assert (ink["outlined"] < ink["filled"]).all()
 
 
 def test_captions_round_trip_and_unknown_captions_are_refused():
     for item in shapes.all_items():
         assert shapes.parse_caption(item.caption) == item
-    with pytest.raises(ValueError, match="e.g. 'a red triangle on the left'"):
+    with pytest.raises(ValueError, match="e.g. 'a red circle left of a blue square'"):
         shapes.parse_caption("a purple hexagon in the middle")
+    with pytest.raises(ValueError, match="two different colours"):
+        shapes.parse_caption("a red circle left of a red square")
 
 
 def test_tokenizer_matches_clip_conventions():
     tok = train_clip_tokenizer()
-    ids = tok("a red triangle on the left").input_ids
+    ids = tok("a red triangle left of a blue circle").input_ids
     assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
-    assert tok.convert_ids_to_tokens(ids[1:-1]) == [
-        "a</w>",
-        "red</w>",
-        "triangle</w>",
-        "on</w>",
-        "the</w>",
-        "left</w>",
-    ]
+    words = ["a", "red", "triangle", "left", "of", "a", "blue", "circle"]
+    assert tok.convert_ids_to_tokens(ids[1:-1]) == [f"{w}</w>" for w in words]
     assert tok.model_max_length == MAX_LENGTH
 
 
@@ -74,13 +98,13 @@ def test_the_tokenizer_numbers_its_tokens_the_same_way_every_time():
 def test_the_real_diffusers_pipeline_runs_on_the_tiny_model():
     pipe = build_pipeline(TinySDConfig())
     out = pipe(
-        "a red triangle on the left",
+        "a red triangle left of a blue circle",
         num_inference_steps=2,
         guidance_scale=2.0,
         generator=torch.Generator().manual_seed(0),
         output_type="pt",
     )
-    assert out.images.shape == (1, 3, 32, 32)
+    assert out.images.shape == (1, 3, 64, 64)
     text = pipe.text_encoder.config
     assert (text.bos_token_id, text.eos_token_id) == (
         pipe.tokenizer.bos_token_id,
@@ -129,17 +153,22 @@ def test_judge_scores_count_attribute_matches():
                 for k, v in self.answers.items()
             }
 
-    prompts = ["a red circle on the left", "a blue square at the top"]
-    answers = {
-        "colour": torch.tensor([0, 2]),
-        "shape": torch.tensor([0, 1]),
-        "position": torch.tensor([0, 3]),
-        "style": torch.tensor([0, 0]),
-        "background": torch.tensor([0, 1]),
+    prompts = ["a red circle left of a green square", "a blue square above a yellow triangle"]
+    index = {k: {name: i for i, name in enumerate(v)} for k, v in HEADS.items()}
+    answers = {  # image 1: all right; image 2: its second shape and its background wrong
+        "colour": [index["colour"]["red"], index["colour"]["blue"]],
+        "shape": [index["shape"]["circle"], index["shape"]["square"]],
+        "other_colour": [index["other_colour"]["green"], index["other_colour"]["yellow"]],
+        "other_shape": [index["other_shape"]["square"], index["other_shape"]["circle"]],
+        "relation": [index["relation"]["left of"], index["relation"]["above"]],
+        "style": [index["style"]["filled"]] * 2,
+        "background": [index["background"]["dark"], index["background"]["paper"]],
     }
-    s = score(Oracle(answers), torch.zeros(2, 3, 32, 32), prompts, "filled", "black")
-    assert s.accuracy["colour"] == 1.0 and s.accuracy["position"] == 0.5
-    assert s.accuracy["background"] == 0.5 and s.all_correct == 0.5
+    answers = {k: torch.tensor(v) for k, v in answers.items()}
+    s = score(Oracle(answers), torch.zeros(2, 3, 64, 64), prompts, "filled", "dark")
+    assert s.accuracy["colour"] == 1.0 and s.accuracy["relation"] == 1.0
+    assert s.accuracy["shape"] == 0.5 and s.accuracy["background"] == 0.5
+    assert s.all_correct == 0.5 and s.per_image["all"] == [1, 0]
 
 
 def test_the_cli_lists_every_stage_scheduler_and_adapter():
@@ -507,7 +536,7 @@ def test_a_logvar_offset_scales_the_untrained_posterior_std_by_its_closed_form()
     from fastgen_book.tinysd.train import offset_logvar
 
     vae = build_pipeline().vae
-    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         before = vae.encode(x).latent_dist
         offset_logvar(vae, -4.0)

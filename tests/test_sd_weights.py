@@ -14,6 +14,7 @@ from fastgen_book.sd import pipeline as sd
 from fastgen_book.sd.bench import base, lcm
 from fastgen_book.sd.evaluate import evaluate, load_tiny_judge
 from fastgen_book.sd.guidance import base_guidance, best_guidance
+from fastgen_book.tinysd import targets
 from fastgen_book.tinysd.recipe import STAGES, read_record
 
 MODEL = sd.tiny_model_dir()
@@ -63,7 +64,7 @@ def test_the_weights_meet_their_card(loaded, setting):
     result = evaluate(loaded, load_tiny_judge(), setting, seeds=CARD["seeds"])
     row = card_row(setting.name)
     assert result.all_correct == pytest.approx(row["all_correct"], abs=0.02)
-    for key in ("colour", "shape", "position"):
+    for key in ("colour", "shape", "relation"):
         assert result.accuracy[key] == pytest.approx(row["accuracy"][key], abs=0.02), key
 
 
@@ -74,31 +75,23 @@ def test_the_base_model_runs_at_the_guidance_its_sweep_found_best():
     assert card_row(BASE.name)["guidance"] == BASE.guidance
 
 
-def test_the_base_model_follows_the_prompt():
-    base = card_row(BASE.name)
-    assert min(base["accuracy"][k] for k in ("colour", "shape", "position")) >= 0.95
+@pytest.mark.parametrize("target", targets.TARGETS, ids=lambda t: t.text)
+def test_the_card_meets_the_targets_of_the_harder_world(target):
+    """What lessons 2 and 3 need of the model: a few-step solver visibly fails where the
+    distilled adapter does not (`fastgen_book.tinysd.targets`)."""
+    met, measured = target.check(targets.Rows({row["label"]: row for row in CARD["rows"]}))
+    assert met, f"{target.text}: measured {measured}"
 
 
-def test_lcm_lora_earns_its_place():
-    """Faster than DPM-Solver++ 20 by 4x or more, better than the plain LCM scheduler at the
-    same 4 steps, and softer at 1 step."""
+def test_every_row_holds_its_images_scores():
+    """The targets' paired intervals need each image's score in every row, in one order."""
+    n = {len(row["per_image"]["all"]) for row in CARD["rows"]}
+    assert n == {CARD["seeds"] * 48}
+
+
+def test_lcm_lora_is_faster_than_the_full_sampler():
     base, lcm4 = card_row(BASE.name), card_row(lcm(4).name)
-    plain = card_row("base, LCMScheduler 4, no adapter")
     assert base["ms_per_image"] / lcm4["ms_per_image"] >= 4
-    assert lcm4["all_correct"] > plain["all_correct"] and lcm4["distance"] < plain["distance"]
-    one = card_row(lcm(1).name)
-    assert one["all_correct"] < lcm4["all_correct"] and one["distance"] > lcm4["distance"]
-
-
-def test_lcm_lora_is_within_five_points_of_the_full_sampler():
-    base, lcm4 = card_row(BASE.name), card_row(lcm(4).name)
-    assert lcm4["all_correct"] >= base["all_correct"] - 0.05
-
-
-def test_speed_and_style_compose():
-    both, style = card_row(lcm(4, style=1.0).name), card_row("style LoRA, DPM-Solver++ 20")
-    assert both["accuracy"]["style"] >= 0.9
-    assert both["all_correct"] >= style["all_correct"] - 0.10
 
 
 def test_generate_says_what_was_wrong(tmp_path):

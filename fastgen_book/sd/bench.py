@@ -25,6 +25,8 @@ from fastgen_book.sd.table import GPU_HEADER, HEADER, format_row
 #: LCM-LoRA runs at guidance 1 (no CFG: the guidance is distilled into the adapter, Luo et al.
 #: 2023a, sec. 4.2); the base model and the style LoRA at the tier's `fastgen_book.sd.guidance`
 BASE_LCM4 = Setting("lcm", 4, 1.0, label="base, LCMScheduler 4, no adapter")
+#: the few-step solver rows of the suite: DPM-Solver++ (2 UNet calls a step with guidance)
+FEW_SOLVER_STEPS = (2, 4, 8)
 
 
 def base(guidance: float, steps: int = 20) -> Setting:
@@ -51,11 +53,13 @@ def suite_rows(tier: str, guidance: float) -> list[tuple[str, Setting, str, str]
     """(variant, setting, expected style, expected background) of every row the tier runs,
     the base model at `guidance` (the paper fine-tune is the tiny model's own)."""
     rows = [
-        ("base", base(guidance), "filled", "black"),
-        ("base", BASE_LCM4, "filled", "black"),
-        *[("base", lcm(n), "filled", "black") for n in (1, 2, 4, 8)],
-        ("base", style(guidance), "outlined", "black"),
-        ("base", lcm(4, style=1.0), "outlined", "black"),
+        ("base", base(guidance), "filled", "dark"),
+        # the same solver with few steps: what a distilled model is measured against
+        *[("base", base(guidance, n), "filled", "dark") for n in FEW_SOLVER_STEPS],
+        ("base", BASE_LCM4, "filled", "dark"),
+        *[("base", lcm(n), "filled", "dark") for n in (1, 2, 4, 8)],
+        ("base", style(guidance), "outlined", "dark"),
+        ("base", lcm(4, style=1.0), "outlined", "dark"),
         (
             "paper",
             replace(base(guidance), label="paper fine-tune, DPM-Solver++ 20"),

@@ -1,6 +1,7 @@
 """How much each tier measures: which prompts, how many seeds, images per pipeline call.
 
-The tiny tier scores every caption the model knows, four seeds each, in one call. On the gpu
+The tiny tier scores the world's 48-caption suite (`shapes.prompt_suite`), four seeds each, in one
+call. On the gpu
 tier a 512x512 image costs ~100x more: a measurement draws a few prompts once, in micro-batches,
 so that no page cell needs more than about a minute on an A100-class GPU. The bound is counted
 in UNet evaluations (one image through the UNet once): `tests/test_pages.py` counts them in
@@ -14,14 +15,14 @@ from dataclasses import dataclass
 
 from fastgen_book.sd import shapes
 
-#: prompts shown in image grids: every colour, shape and position at least once
+#: prompts shown in image grids: every colour, shape and relation at least once
 SHOWN = (
-    "a red circle on the left",
-    "a green square at the top",
-    "a blue triangle on the right",
-    "a yellow circle at the bottom",
-    "a red triangle at the top",
-    "a blue square on the left",
+    "a red circle left of a blue square",
+    "a green triangle above a yellow circle",
+    "a blue square left of a green triangle",
+    "a yellow triangle above a red square",
+    "a red square left of a green circle",
+    "a blue circle above a yellow triangle",
 )
 #: UNet evaluations one page cell may spend on the gpu tier: about a minute if an A100-class
 #: GPU runs SD v1.5 at 512x512 in fp16 at 40 evaluations a second or more (an assumption this
@@ -46,10 +47,14 @@ class Budget:
         return len(self.prompts) * (self.seeds if seeds is None else seeds)
 
 
-_ALL = tuple(item.caption for item in shapes.all_items())
+_ALL = tuple(item.caption for item in shapes.prompt_suite())
 TINY = Budget(prompts=_ALL, seeds=4, curve_prompts=_ALL, batch_size=None, max_steps=500)
 GPU = Budget(
-    prompts=(*SHOWN, "a green circle at the bottom", "a yellow square on the right"),
+    prompts=(
+        *SHOWN,
+        "a green circle left of a red triangle",
+        "a yellow square above a blue circle",
+    ),
     seeds=1,
     curve_prompts=SHOWN[:4],
     batch_size=8,

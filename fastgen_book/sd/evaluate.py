@@ -185,6 +185,9 @@ class Result:
             "clip_score": self.clip_score,
             "ms_per_image": self.record["ms_per_image"],
             "images": len(self.prompts),
+            # image by image (same prompts and seeds in every row): what the card's targets
+            # compute paired intervals from (`fastgen_book.tinysd.targets`)
+            "per_image": self.per_image,
         }
 
 
@@ -220,7 +223,7 @@ def evaluate(
     *,
     seeds: int | None = None,
     style: str = "filled",
-    background: str = "black",
+    background: str = "dark",
     warmup: bool = True,
     prompts: list[str] | None = None,
 ) -> Result:

@@ -14,7 +14,7 @@ from fastgen_book.sd.evaluate import Result, Setting, evaluate, load_tiny_judge
 from fastgen_book.sd.guidance import SWEEP, base_guidance, best_guidance
 from fastgen_book.sd.identity import loaded_identity
 
-#: prompts shown in image grids: every colour, shape and position at least once
+#: prompts shown in image grids: every colour, shape and relation at least once
 SHOWN = list(_SHOWN)
 
 
@@ -38,14 +38,16 @@ def ensure_adapters(loaded: sd.Loaded, *names: str) -> sd.Loaded:
 
 
 def adapter_difference(loaded: sd.Loaded) -> list[Result]:
-    """The base model with DPM-Solver++ at 20 steps and at the adapter's budget of UNet calls
-    (2 steps: guidance doubles each), both at the tier's guidance; the base forced to 4 LCM
-    steps without the adapter; and LCM-LoRA at 4 steps."""
+    """The base model with DPM-Solver++ at 20 steps, at 4 steps (the adapter's step count,
+    twice its UNet calls: guidance doubles each step) and at the adapter's budget of UNet calls
+    (2 steps), all at the tier's guidance; the base forced to 4 LCM steps without the adapter;
+    and LCM-LoRA at 4 steps."""
     ensure_adapters(loaded, "lcm")
     g, student = base_guidance(loaded.tier), lcm(4)
     calls = sd.nfe_per_image(student.steps, student.guidance)
     matched = base(g, max(1, calls // sd.nfe_per_image(1, g)))
-    return [run(loaded, s) for s in (base(g), matched, BASE_LCM4, student)]
+    settings = (base(g), base(g, student.steps), matched, BASE_LCM4, student)
+    return [run(loaded, s) for s in settings]
 
 
 def fusing(loaded: sd.Loaded) -> tuple[Result, Result]:

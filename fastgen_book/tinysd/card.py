@@ -11,6 +11,7 @@ from fastgen_book.sd.guidance import CARD_KEY
 from fastgen_book.sd.table import HEADER, format_row
 from fastgen_book.sd.tiers import tiny_model_dir
 from fastgen_book.tinysd.recipe import MODEL_STAGES, STAGES, read_record
+from fastgen_book.tinysd.targets import card_lines
 
 
 def render_card(model_dir: Path) -> str:
@@ -31,11 +32,14 @@ def render_card(model_dir: Path) -> str:
         "",
         "## Data",
         "",
-        "Procedural 32x32 RGB images drawn by `fastgen_book.sd.shapes` from a seed: a circle,",
-        'square or triangle in one of four colours and four positions (48 captions such as "a red',
-        'triangle on the left"), with random jitter in position, size, angle and hue. Styles:',
-        "`filled` (base model) and `outlined` (style LoRA); backgrounds: `black` (base) and",
-        "`paper` (the fine-tuned variant). Nothing is downloaded.",
+        "Procedural 64x64 RGB images drawn by `fastgen_book.sd.shapes` from a seed: two objects",
+        "(circle, square or triangle; two different colours of four) in a relation (216 captions",
+        'such as "a red circle left of a blue square"), on a background graded between two',
+        "random colours with a faint wave texture. Drawn at random per image: where the pair sits",
+        "and how far apart, each object's size, angle, shade and border. Styles: `filled` (base",
+        "model) and `outlined` (style LoRA); backgrounds: `dark` (base) and `paper` (the",
+        "fine-tuned variant). Measurements draw a fixed suite of 48 of the captions",
+        "(`shapes.prompt_suite`). Nothing is downloaded.",
         "",
         "## Architecture",
         "",
@@ -88,7 +92,8 @@ def render_card(model_dir: Path) -> str:
         "",
         "## Measured (`python -m fastgen_book bench sd --card`)",
         "",
-        f"{card['seeds']} seeds x 48 prompts per row; {card['device']}, {card['threads']} threads."
+        f"{card['seeds']} seeds x 48 prompts (the suite) per row; {card['device']}, "
+        f"{card['threads']} threads."
         " Accuracies in %; distance: Fréchet distance on the judge's features to real images of",
         "the same prompts (floor: between two real sets). Adapters run fused into the UNet",
         "(`fuse_lora`), as deployed; ms/img: the median over seeds of a batch of 48 prompts,",
@@ -100,6 +105,7 @@ def render_card(model_dir: Path) -> str:
         "```",
         "",
         *_guidance(card),
+        *card_lines(card),
         "`tests/test_sd_weights.py` re-measures the base and LCM-LoRA rows and checks them",
         "against this card, and checks the card against the targets of the issue that asked",
         "for the model.",
