@@ -4,7 +4,7 @@ the table the tiny model's card prints."""
 from __future__ import annotations
 
 HEADER = (
-    f"{'setting':<42} {'NFE':>4} {'colour':>7} {'shape':>6} {'pos.':>6} {'style':>6} "
+    f"{'setting':<42} {'NFE':>4} {'colour':>7} {'shape':>6} {'rel.':>6} {'style':>6} "
     f"{'bg':>6} {'all':>6} {'dist.':>7} {'floor':>6} {'ms/img':>7}"
 )
 
