@@ -53,6 +53,18 @@ def test_every_caption_names_two_colours_two_shapes_and_a_relation():
         assert max(counts.values()) - min(counts.values()) <= 2, (field, counts)
 
 
+def test_the_shown_prompts_come_from_the_suite_and_cover_the_vocabulary():
+    """Image grids pick SHOWN out of measurements that draw the suite."""
+    from fastgen_book.sd.budget import SHOWN
+
+    suite = {i.caption: i for i in shapes.prompt_suite()}
+    assert set(SHOWN) <= set(suite)
+    shown = [suite[p] for p in SHOWN]
+    assert {i.colour for i in shown} | {i.other_colour for i in shown} == set(shapes.COLOURS)
+    assert {i.shape for i in shown} | {i.other_shape for i in shown} == set(shapes.SHAPES)
+    assert {i.relation for i in shown} == set(shapes.RELATIONS)
+
+
 def test_outlines_cover_less_of_the_image_than_filled_shapes():
     items = shapes.prompt_suite()
     for bg in shapes.BACKGROUNDS:
