@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from fastgen_book.sd import pipeline as sd
+from fastgen_book.sd import shapes
 from fastgen_book.sd.quiet import quiet_loading
 from fastgen_book.sd.tiny import build_pipeline
 from fastgen_book.tinysd.lcm import LCMLoRAConfig, train_lcm_lora
@@ -62,7 +63,8 @@ def test_weights_load_from_safetensors_only(tiny_dir):
 
 def test_generate_returns_images_and_a_record(loaded):
     images, record = run(loaded, scheduler="dpmpp_2m", steps=3, guidance=2.0)
-    assert images.shape == (1, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
+    size = shapes.SIZE  # the world the shipped model was trained on
+    assert images.shape == (1, 3, size, size) and 0 <= images.min() and images.max() <= 1
     assert record["nfe_per_image"] == 6 and record["tier"] == "tiny"
     assert record["scheduler"] == "dpmpp_2m" and record["ms_per_image"] > 0
     assert {"torch", "diffusers", "transformers", "peft"} <= set(record["versions"])

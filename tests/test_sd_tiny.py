@@ -495,7 +495,7 @@ def test_a_vae_trial_scores_its_reconstructions_beside_the_shipped_ones(tmp_path
         # the looks' mean cannot beat the worst attribute
         assert sum(row[k] for k in looks) / 4 <= min(row[k] for k in ATTRIBUTES) + 1e-9
     assert format_vae_row(trial).split()[-5:] == [f"{trial[k]:.1f}" for k in ATTRIBUTES]
-    assert VAE_HEADER.split()[-5:] == ["colour", "shape", "pos", "style", "bg"]
+    assert VAE_HEADER.split()[-5:] == ["colour", "shape", "rel", "style", "bg"]
 
 
 def test_a_weighting_warm_up_hands_over_to_the_plain_loss():
