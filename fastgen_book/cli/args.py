@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 #: kept in sync with fastgen_book.sd (a test checks); listed here so --help needs no torch import
-SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler")
+SCHEDULER_NAMES = ("ddpm", "ddim", "dpmpp_2m", "lcm", "euler", "euler_a")
 ADAPTER_NAMES = ("lcm", "lcm-small", "style")
-VARIANT_NAMES = ("base", "paper-75", "paper-150", "paper-300", "paper")
+VARIANT_NAMES = ("base", "paper-75", "paper-150", "paper-300", "paper", "turbo")
 WEIGHTINGS = ("epsilon", "min-snr", "truncated-snr")
 #: the adapters with classifier-free guidance distilled in (LCM-LoRA, Luo et al. 2023b): a run
 #: with one of them defaults to guidance 1, one UNet call per step
@@ -30,9 +30,12 @@ def adapter(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"{text!r}: write NAME or NAME=WEIGHT") from None
 
 
-def default_guidance(adapters: dict[str, float], base: float) -> float:
-    """`generate`'s guidance when `--guidance` is not given: 1 with an LCM-LoRA active, else
-    the base model's scale `base` (`fastgen_book.sd.guidance.base_guidance`)."""
+def default_guidance(adapters: dict[str, float], base: float, variant: str = "base") -> float:
+    """`generate`'s guidance when `--guidance` is not given: 0 for tiny-turbo (no guidance, as
+    SDXL-Turbo runs), 1 with an LCM-LoRA active (both one UNet call a step), else the base
+    model's scale `base` (`fastgen_book.sd.guidance.base_guidance`)."""
+    if variant == "turbo":
+        return 0.0
     return 1.0 if any(n in DISTILLED_GUIDANCE for n in adapters) else base
 
 

@@ -204,7 +204,7 @@ def cmd_generate(args) -> int:
         loaded = sd.load_pipeline(args.tier, variant=args.variant)
         guidance = args.guidance
         if guidance is None:
-            guidance = default_guidance(adapters, base_guidance(loaded.tier))
+            guidance = default_guidance(adapters, base_guidance(loaded.tier), args.variant)
         for name in adapters:
             sd.load_adapter(loaded, name)
         images, record = sd.generate(

@@ -12,6 +12,7 @@ from diffusers import (
     DDIMScheduler,
     DDPMScheduler,
     DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
     LCMScheduler,
     StableDiffusionPipeline,
@@ -51,7 +52,12 @@ TINY_VARIANTS = {
     "base": None,
     **{f"paper-{n}": f"paper-drift/step-{n}" for n in PAPER_DRIFT_STEPS},
     "paper": "paper-unet",
+    # tiny-turbo: a full student UNet by adversarial diffusion distillation (no guidance, 1-4
+    # steps of `euler_a`, as SDXL-Turbo runs)
+    "turbo": "turbo-unet",
 }
+#: variant -> the training stage that writes it (`python -m fastgen_book train STAGE`)
+VARIANT_STAGES = {"turbo": "tiny-turbo"}
 
 #: Scheduler name -> (class, extra config). Each swap keeps the pipeline's original config.
 SCHEDULERS = {
@@ -60,6 +66,9 @@ SCHEDULERS = {
     "dpmpp_2m": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
     "lcm": (LCMScheduler, {}),
     "euler": (EulerDiscreteScheduler, {}),
+    # Euler ancestral with the "trailing" timesteps (999, 749, ... at 4 steps): the scheduler
+    # SDXL-Turbo ships with, and the timesteps tiny-turbo was distilled at
+    "euler_a": (EulerAncestralDiscreteScheduler, {"timestep_spacing": "trailing"}),
 }
 
 
@@ -107,13 +116,16 @@ def _load_tiny(variant: str) -> Loaded:
 
         unet_path = tiny_model_dir() / TINY_VARIANTS[variant]
         if not (unet_path / "config.json").exists():
+            stage = VARIANT_STAGES.get(variant, "paper")
             raise FileNotFoundError(
                 f"no {variant!r} variant at {unet_path}; train it with "
-                f"`python -m fastgen_book train paper --out {tiny_model_dir()}`"
+                f"`python -m fastgen_book train {stage} --out {tiny_model_dir()}`"
             )
         with quiet_loading():
             pipe.unet = UNet2DConditionModel.from_pretrained(unet_path, use_safetensors=True)
-        model_id += f" ({variant} fine-tune)"
+        model_id = (
+            "fastgen tiny-turbo" if variant == "turbo" else f"{model_id} ({variant} fine-tune)"
+        )
     return Loaded(pipe, "tiny", model_id, "cpu", variant)
 
 
@@ -153,7 +165,8 @@ def load_pipeline(tier: str = "auto", *, variant: str = "base") -> Loaded:
     downloads. `auto` on a machine with the accelerator but without every file prints a
     one-line notice before it loads the tiny model; asking for `gpu` without the files says
     which are missing and how to get them. `variant="paper"` is the tiny model's fine-tune,
-    "paper-N" the same fine-tune after N of its steps (`PAPER_DRIFT_STEPS`)."""
+    "paper-N" the same fine-tune after N of its steps (`PAPER_DRIFT_STEPS`), "turbo" its
+    adversarially distilled student (`fastgen_book.tinysd.add`)."""
     requested = tier
     tier = resolve_tier(tier)
     check_choice(variant, TINY_VARIANTS, "variant")

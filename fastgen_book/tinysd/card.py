@@ -87,6 +87,7 @@ def render_card(model_dir: Path) -> str:
         + ", ".join(str(n) for n in record["paper"]["snapshots"])
         + " of its steps (`paper-drift/step-N`, the `paper-N` variants): its learning rate is",
         "constant, so each is the fine-tune that many steps give.",
+        *_turbo(model_dir, record["tiny-turbo"]),
         "Judge held-out accuracy: "
         + ", ".join(f"{k} {100 * a:.1f}%" for k, a in record["judge"]["held_out_accuracy"].items())
         + ".",
@@ -96,7 +97,9 @@ def render_card(model_dir: Path) -> str:
         f"{card['seeds']} seeds x 48 prompts (the suite) per row; {card['device']}, "
         f"{card['threads']} threads."
         " Accuracies in %; distance: Fréchet distance on the judge's features to real images of",
-        "the same prompts (floor: between two real sets). Adapters run fused into the UNet",
+        "the same prompts (floor: between two real sets); sharp: high-frequency energy, and div.:",
+        "the spread of one prompt's images across seeds, each as % of real images of the same",
+        "prompts (`fastgen_book.sd.fidelity`). Adapters run fused into the UNet",
         "(`fuse_lora`), as deployed; ms/img: the median over seeds of a batch of 48 prompts,",
         "after a warm-up run.",
         "",
@@ -144,6 +147,25 @@ def _architecture(model: dict) -> list[str]:
         f"({c.image_size}x{c.image_size} -> {n}x{n}). UNet: widths {c.unet_channels} at "
         f"{', '.join(levels)}, attending to the text ({c.unet_heads} heads) {where}. Text "
         f"encoder: CLIP, {c.text_layers} layers of width {c.text_width}.",
+    ]
+
+
+def _turbo(model_dir: Path, record: dict) -> list[str]:
+    """The card's lines on tiny-turbo: what it is and its size, read from the shipped file."""
+    import math
+
+    from safetensors import safe_open
+
+    file = model_dir / STAGES["tiny-turbo"][0] / "diffusion_pytorch_model.safetensors"
+    with safe_open(str(file), "pt") as f:
+        parameters = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+    return [
+        f"tiny-turbo (`{STAGES['tiny-turbo'][0]}`, the `turbo` variant): a full UNet of "
+        f"{parameters:,} parameters ({file.stat().st_size / 1e6:.1f} MB), the base UNet trained",
+        f"{record['steps']} steps by adversarial diffusion distillation (Sauer et al. 2023;",
+        "`fastgen_book.tinysd.add`: the judge's frozen convolutions with small trainable heads as",
+        f"the discriminator, lambda = {record['distill_weight']:g}). It runs as SDXL-Turbo does:",
+        "1 to 4 steps of Euler ancestral on trailing timesteps, no guidance (`euler_a`).",
     ]
 
 

@@ -165,10 +165,11 @@ def resumable_loop(
     `config`'s looks, `fastgen_book.tinysd.data.batches`), with the learning rate of
     `learning_rate(config, step)`, and checkpoint atomically every `config.save_every` steps.
 
-    `modules` are trained (and put in train mode); `kept` are saved in the checkpoint but left
-    as they are (an EMA target); `after_step(n)` runs after each optimiser step, n the steps done
-    so far. Returns the
-    record: seconds of training (across resumed runs), the last loss, processes, the config."""
+    `params` are tensors, or torch param groups (dicts) whose optional "lr_scale" multiplies
+    the schedule's rate for that group. `modules` are trained (and put in train mode); `kept`
+    are saved in the checkpoint but left as they are (an EMA target); `after_step(n)` runs
+    after each optimiser step, n the steps done so far. Returns the record: seconds of training
+    (across resumed runs), the last loss, processes, the config."""
     from accelerate import Accelerator
     from tqdm import tqdm  # text bars: tqdm.auto warns in a kernel without ipywidgets
 
@@ -178,6 +179,7 @@ def resumable_loop(
     ckpt = run_dir / f"{name}.safetensors"
     saved = {**modules, **(kept or {})}
     opt = adamw(params, config.lr)
+    params = [p for group in opt.param_groups for p in group["params"]]
     start, before, last = resume_checkpoint(ckpt, saved, opt, generator)
     _own_stream(generator, rank, start)
     if world > 1:
@@ -195,7 +197,7 @@ def resumable_loop(
         desc=name,
     ):
         for group in opt.param_groups:  # a function of the step alone: resuming is exact
-            group["lr"] = learning_rate(config, step)
+            group["lr"] = learning_rate(config, step) * group.get("lr_scale", 1.0)
         loss = step_fn(next(data), step)
         opt.zero_grad(set_to_none=True)
         accelerator.backward(loss)

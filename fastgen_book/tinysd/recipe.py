@@ -12,10 +12,12 @@ say exactly what produced them.
     python -m fastgen_book train style-lora  # "outlined" style LoRA -> style-lora/
     python -m fastgen_book train paper       # a fine-tune on paper backgrounds -> paper-unet/,
                                         # and its earlier steps -> paper-drift/step-N/
+    python -m fastgen_book train tiny-turbo  # a 1-4 step student by adversarial diffusion
+                                        # distillation -> turbo-unet/
 
 Every shipped hyperparameter is here: each stage's steps (`STAGES`), and its config
 (`vae_recipe`, `unet_recipe`, `style_lora_recipe`, `paper_recipe`, `lcm_lora_recipe`,
-`small_lcm_lora_recipe`); the
+`small_lcm_lora_recipe`, `turbo_recipe`); the
 judge's training is the library's own (`fastgen_book.sd.judge.train_judge`), since the pages score
 with it.
 """
@@ -32,6 +34,7 @@ import torch
 from fastgen_book import atomic
 from fastgen_book._checks import check_choice
 from fastgen_book.sd import shapes
+from fastgen_book.tinysd.add import ADDConfig
 from fastgen_book.tinysd.config import TrainConfig
 from fastgen_book.tinysd.lcm import LCMLoRAConfig
 
@@ -43,8 +46,10 @@ STAGES = {
     "lcm-lora-small": ("lcm-lora-small", LCMLoRAConfig.steps),
     "style-lora": ("style-lora", 600),
     "paper": ("paper-unet", 600),
+    "tiny-turbo": ("turbo-unet", ADDConfig.steps),
 }
-#: the stages that make the model (the judge only measures it): the chain whose time counts
+#: the stages that make the model (the judge only measures it, though tiny-turbo's
+#: discriminator borrows its features): the chain whose time counts
 MODEL_STAGES = tuple(s for s in STAGES if s != "judge")
 #: autoencoder steps of the tiny-sd stage (its UNet steps are the stage's steps)
 VAE_STEPS = 2400
@@ -111,6 +116,12 @@ def small_lcm_lora_recipe(steps: int) -> LCMLoRAConfig:
     return LCMLoRAConfig(steps=steps, rank=SMALL_LCM_LORA_RANK)
 
 
+def turbo_recipe(steps: int) -> ADDConfig:
+    """The shipped ADD run: `ADDConfig`'s defaults (`fastgen_book.tinysd.add`), the teacher's
+    target at the base model's swept guidance."""
+    return ADDConfig(steps=steps)
+
+
 def paper_snapshots(steps: int) -> tuple[int, ...]:
     """The fine-tune's earlier step counts the paper stage also ships (`paper-drift/step-N`):
     its learning rate is constant, so each is the fine-tune that many steps would give, a
@@ -161,6 +172,17 @@ def _base_pipeline(model_dir: Path):
     return pipe
 
 
+def _judge(model_dir: Path):
+    from fastgen_book.sd.judge import load_judge
+
+    path = model_dir / "judge.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no judge at {path}: first run `python -m fastgen_book train judge --out {model_dir}`"
+        )
+    return load_judge(path)
+
+
 def run_stage(
     stage: str,
     model_dir: Path,
@@ -174,6 +196,7 @@ def run_stage(
     record it. Later stages start from the base model already in `model_dir`."""
     from fastgen_book.sd import judge as judge_mod
     from fastgen_book.tinysd import train
+    from fastgen_book.tinysd.add import train_turbo
     from fastgen_book.tinysd.lcm import train_lcm_lora
     from fastgen_book.tinysd.loop import is_main_process, processes, wait_for_everyone
     from fastgen_book.tinysd.lora import replace_dir
@@ -219,6 +242,15 @@ def run_stage(
             model_dir / "style-lora",
             progress,
         )
+    elif stage == "tiny-turbo":
+        record = train_turbo(
+            _base_pipeline(model_dir),
+            _judge(model_dir),
+            turbo_recipe(steps),
+            work_dir,
+            model_dir / "turbo-unet",
+            progress,
+        )
     else:  # paper
         pipe = _base_pipeline(model_dir)
         snapshots = paper_snapshots(steps)
@@ -257,4 +289,6 @@ def _fingerprint(stage: str, model_dir: Path) -> str:
     if stage not in ("tiny-sd", "judge"):
         base = model_dir / "pipeline"
         h.update(digest(sorted(base.rglob("*.safetensors")), root=base).encode())
+    if stage == "tiny-turbo" and (model_dir / "judge.safetensors").exists():  # its critic
+        h.update(digest([model_dir / "judge.safetensors"], root=model_dir).encode())
     return h.hexdigest()[:12]
