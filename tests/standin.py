@@ -5,7 +5,8 @@ holding the repository ids and file names of `fastgen_book.sd.hub`: SD v1.5's di
 its fp16 variant files, its own PNDM scheduler config and model index; the LCM-LoRA and the
 pixel-art LoRA in kohya's key format (`lora_unet_..._proj_in.lora_down.weight`, `.alpha`), as the
 published files are; CLIP ViT-B/32's config, processor and tokenizer files with a small random
-CLIP. The weights inside are the tiny model's. Each repository also gets what a real
+CLIP; SDXL-Turbo's layout with small random text encoders and UNet around the tiny model's
+autoencoder. The weights inside are the tiny model's. Each repository also gets what a real
 `snapshot_download` leaves beside its files: the listing of the whole repository at its commit
 (`trees/<commit>.json`, huggingface_hub 2.x), files not downloaded included (the published
 listings, with where each came from, are in `hub_listings.json`), which diffusers reads offline
@@ -225,6 +226,99 @@ def _clip(root: Path) -> None:
     _tokenizer_files(tiny_tokenizer, out, 77)
 
 
+#: SDXL-Turbo's model index and scheduler as its repository has them (Euler ancestral on
+#: trailing timesteps: what `fastgen_book.sd.pipeline`'s "euler_a" copies for tiny-turbo)
+SDXL_TURBO_MODEL_INDEX = {
+    "_class_name": "StableDiffusionXLPipeline",
+    "_diffusers_version": "0.24.0.dev0",
+    "feature_extractor": [None, None],
+    "force_zeros_for_empty_prompt": True,
+    "image_encoder": [None, None],
+    "scheduler": ["diffusers", "EulerAncestralDiscreteScheduler"],
+    "text_encoder": ["transformers", "CLIPTextModel"],
+    "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+    "tokenizer": ["transformers", "CLIPTokenizer"],
+    "tokenizer_2": ["transformers", "CLIPTokenizer"],
+    "unet": ["diffusers", "UNet2DConditionModel"],
+    "vae": ["diffusers", "AutoencoderKL"],
+}
+SDXL_TURBO_SCHEDULER = {
+    "_class_name": "EulerAncestralDiscreteScheduler",
+    "_diffusers_version": "0.24.0.dev0",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "interpolation_type": "linear",
+    "num_train_timesteps": 1000,
+    "prediction_type": "epsilon",
+    "sample_max_value": 1.0,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "timestep_spacing": "trailing",
+    "trained_betas": None,
+    "use_karras_sigmas": False,
+}
+
+
+def _sdxl_turbo(root: Path) -> None:
+    """SDXL's layout with small random parts: two CLIP text encoders (the second with a
+    projection, whose pooled output SDXL's UNet reads), a UNet with SDXL's "text_time" added
+    conditioning, the tiny model's autoencoder (factor 8, as SDXL's) and tokenizer; fp16 variant
+    files, as `fetch sdxl-turbo` downloads."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    tiny = tiny_model_dir() / "pipeline"
+    vocab = json.loads((tiny / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
+    out = snapshot_dir(root, hub.SDXL_TURBO)
+    _json(out / "model_index.json", SDXL_TURBO_MODEL_INDEX)
+    _json(out / "scheduler" / "scheduler_config.json", SDXL_TURBO_SCHEDULER)
+    text = CLIPTextConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=SD_TOKENS,
+        projection_dim=32,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
+    torch.manual_seed(0)
+    parts = {
+        "text_encoder": CLIPTextModel(text),
+        "text_encoder_2": CLIPTextModelWithProjection(text),
+        # SDXL's added conditioning: 6 size numbers embedded at 8 each + the pooled text (32)
+        "unet": UNet2DConditionModel(
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            sample_size=64,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            attention_head_dim=(2, 4),
+            use_linear_projection=True,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=6 * 8 + 32,
+            cross_attention_dim=64,
+            norm_num_groups=8,
+        ),
+    }
+    for name, model in parts.items():
+        model.half().save_pretrained(out / name, variant="fp16", safe_serialization=True)
+    (out / "vae").mkdir(parents=True, exist_ok=True)
+    (out / "vae" / "config.json").write_text((tiny / "vae" / "config.json").read_text())
+    _fp16(
+        tiny / "vae" / "diffusion_pytorch_model.safetensors",
+        out / "vae" / "diffusion_pytorch_model.fp16.safetensors",
+    )
+    for folder in ("tokenizer", "tokenizer_2"):
+        _tokenizer_files(tiny / "tokenizer", out / folder, SD_TOKENS)
+
+
 def build_cache(root: Path) -> Path:
     """The stand-in hub cache under `root`; returns it (what $HF_HUB_CACHE should name)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -232,7 +326,8 @@ def build_cache(root: Path) -> Path:
     _lora(root, hub.LCM_LORA, "lcm-lora")
     _lora(root, hub.STYLE_LORA, "style-lora")
     _clip(root)
-    for repo in hub.GPU_TIER:
+    _sdxl_turbo(root)
+    for repo in (*hub.GPU_TIER, hub.SDXL_TURBO):
         write_tree_listing(root, repo)
     return root
 

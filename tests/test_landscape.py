@@ -73,7 +73,7 @@ def test_each_measured_pair_is_listed_once():
     from fastgen_book.landscape.composability import measured_pairs
 
     keys = [cell.evidence for _, _, cell in measured_pairs()]
-    assert len(keys) == len(set(keys)) == 6
+    assert len(keys) == len(set(keys)) == 8
 
 
 def test_the_static_table_is_the_grid():
@@ -94,9 +94,21 @@ def test_grid_evidence_has_one_line_for_every_measured_cell():
     from types import SimpleNamespace as NS
 
     from fastgen_book.landscape.composability import measured_pairs
-    from fastgen_book.landscape.evidence import KitchenSink, SolverOnTeachers, grid_evidence
+    from fastgen_book.landscape.evidence import (
+        TURBO_OWN,
+        TURBO_SOLVER,
+        TURBO_STYLE,
+        KitchenSink,
+        SolverOnTeachers,
+        grid_evidence,
+    )
 
-    result = NS(score_text=lambda: "99%", summary=lambda *a: "99%", record={"nfe_per_image": 8})
+    result = NS(
+        score_text=lambda: "99%",
+        summary=lambda *a: "99%",
+        record={"nfe_per_image": 8},
+        versus=lambda other: "within the noise of",
+    )
     student = NS(report=NS(sharp=0.5), distance=0.1)
     evidence = grid_evidence(
         "tiny-sd",
@@ -105,6 +117,7 @@ def test_grid_evidence_has_one_line_for_every_measured_cell():
         {"style LoRA, DPM-Solver++ 20": result, "LCM-LoRA + style LoRA, 4 steps": result},
         KitchenSink({4: 0.1}, {4: 0.2}, {4: 0.3}, result, result),
         SolverOnTeachers((3, 5), (0.1, 0.2), (0.3, 0.4)),
+        {k: result for k in (TURBO_OWN, TURBO_SOLVER, TURBO_STYLE)},
     )
     assert set(evidence) == {cell.evidence for _, _, cell in measured_pairs()}
     assert evidence["solver_on_teachers"] == (

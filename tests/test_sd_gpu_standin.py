@@ -326,3 +326,15 @@ def test_nothing_downloads_offline_and_the_cli_says_so_in_one_line():
     done = run_cli("fetch", "sd15", timeout=120)
     assert done.returncode != 0 and done.stderr.startswith("error: fetch sd15 failed")
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_sdxl_turbo_runs_from_its_published_files_on_the_standin(gpu_standin):
+    """Level 3b's gpu counterpart: SDXL-Turbo by hub id, its fp16 files, its own Euler
+    ancestral scheduler on trailing timesteps, one step, no guidance."""
+    from fastgen_book.sd.turbo import generate_turbo, turbo_available
+
+    assert turbo_available()
+    images, record = generate_turbo(["a red circle left of a blue square"], steps=1, repeats=1)
+    assert images.shape == (1, 3, 512, 512) and torch.isfinite(images).all()
+    assert record["model"] == hub.SDXL_TURBO.repo_id
+    assert record["guidance"] == 0.0 and record["steps"] == 1

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from fastgen_book.sd import pipeline as sd
-from fastgen_book.sd.bench import base, lcm
+from fastgen_book.sd.bench import base, lcm, turbo
 from fastgen_book.sd.evaluate import evaluate, load_tiny_judge
 from fastgen_book.sd.guidance import base_guidance, best_guidance
 from fastgen_book.tinysd import targets
@@ -66,6 +66,17 @@ def test_the_weights_meet_their_card(loaded, setting):
     assert result.all_correct == pytest.approx(row["all_correct"], abs=0.02)
     for key in ("colour", "shape", "relation"):
         assert result.accuracy[key] == pytest.approx(row["accuracy"][key], abs=0.02), key
+
+
+def test_tiny_turbo_meets_its_card():
+    """The shipped student at one step, the card's seeds and judge: within 2 points of it."""
+    torch.set_num_threads(2)
+    student = sd.load_pipeline("tiny", variant="turbo")
+    assert student.model_id == "fastgen tiny-turbo"
+    result = evaluate(student, load_tiny_judge(), turbo(1), seeds=CARD["seeds"])
+    row = card_row(turbo(1).name)
+    assert result.all_correct == pytest.approx(row["all_correct"], abs=0.02)
+    assert result.sharpness == pytest.approx(row["sharpness"], rel=0.02)
 
 
 def test_the_base_model_runs_at_the_guidance_its_sweep_found_best():

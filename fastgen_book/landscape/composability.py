@@ -48,6 +48,7 @@ def _cells() -> dict[tuple[str, str], Cell]:
             "conflict",
             "A Turbo model is trained for its own 1 to 4 steps without guidance; a 20-step "
             "solver gives back the speed and the model was never trained for it.",
+            "solver_on_turbo",
         ),
         ("solver", "add-on"): Cell(
             "compose",
@@ -98,6 +99,7 @@ def _cells() -> dict[tuple[str, str], Cell]:
             "partial",
             "A Turbo model is a separate checkpoint: adapters trained for its base may transfer "
             "imperfectly, and it shares no adapter ecosystem of its own yet.",
+            "turbo_with_style",
         ),
         ("add-on", "add-on"): Cell(
             "partial",

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: Methods that need a trained student (distillation); the rest sample the original model.
-DISTILLED = frozenset({"consistency distillation", "consistency training", "LCM-LoRA"})
+DISTILLED = frozenset(
+    {"consistency distillation", "consistency training", "LCM-LoRA", "tiny-turbo"}
+)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import torch
 
 from fastgen_book.landscape.curve import Point
+from fastgen_book.results import Study, measure
 from fastgen_book.sd import experiments as sdx
 from fastgen_book.sd import pipeline as sd
-from fastgen_book.sd.bench import lcm
+from fastgen_book.sd.bench import TURBO_STEPS, lcm, turbo
 from fastgen_book.sd.budget import budget_for
 from fastgen_book.sd.evaluate import Result, Setting
 from fastgen_book.sd.guidance import base_guidance
+from fastgen_book.sd.identity import loaded_identity
 from fastgen_book.sd.wallclock import time_settings
 from fastgen_book.timing import Timing
 from fastgen_book.toy2d.bench import SAMPLER_NAMES, SLOW_STEPS
@@ -63,16 +65,27 @@ def curve_settings(tier: str) -> list[tuple[str, Setting]]:
     return [(label, s) for label, s in points if s.steps <= budget_for(tier).max_steps]
 
 
-def sd_curve(loaded: sd.Loaded) -> dict[str, Result]:
+def turbo_student(loaded: sd.Loaded) -> sd.Loaded | None:
+    """The tier's level-3b student of the same base: tiny-turbo on the tiny tier; None on the
+    gpu tier (SDXL-Turbo is another base model, so it has no place on SD v1.5's curve)."""
+    return sd.load_pipeline("tiny", variant="turbo") if loaded.tier == "tiny" else None
+
+
+def sd_curve(loaded: sd.Loaded, student: sd.Loaded | None = None) -> dict[str, Result]:
     """Every point of `curve_settings` measured on the loaded tier, each of the budget's curve
-    prompts drawn once (48 on the tiny tier, 4 on the gpu tier)."""
+    prompts drawn once (48 on the tiny tier, 4 on the gpu tier); with `student`
+    (`turbo_student`), tiny-turbo at each of its step counts too."""
     sdx.ensure_adapters(loaded, "lcm")
     prompts = list(budget_for(loaded.tier).curve_prompts)
     # runs of hundreds of steps need no warm-up: start-up costs vanish in them
-    return {
+    out = {
         label: sdx.run(loaded, s, seeds=1, prompts=prompts, warmup=s.steps < 100)
         for label, s in curve_settings(loaded.tier)
     }
+    if student is not None:
+        for n in TURBO_STEPS:
+            out[f"tiny-turbo {n}"] = sdx.run(student, turbo(n), seeds=1, prompts=prompts)
+    return out
 
 
 def curve_batch(tier: str) -> int:
@@ -86,13 +99,16 @@ def curve_batch(tier: str) -> int:
 TIMED_MAX_STEPS = 100
 
 
-def curve_timings(loaded: sd.Loaded, results: dict[str, Result]) -> dict[str, Timing]:
+def curve_timings(
+    loaded: sd.Loaded, results: dict[str, Result], student: sd.Loaded | None = None
+) -> dict[str, Timing]:
     """Wall-clock per image of the curve points of at most `TIMED_MAX_STEPS` steps,
-    interleaved on one fixed batch of `curve_batch` images (`fastgen_book.sd.wallclock`):
-    {label: Timing}, in the order of `results`."""
+    interleaved on one fixed batch of `curve_batch` images (`fastgen_book.sd.wallclock`), the
+    tiny-turbo points on `student`: {label: Timing}, in the order of `results`."""
     timed = {k: r for k, r in results.items() if r.setting.steps <= TIMED_MAX_STEPS}
     settings = [r.setting for r in timed.values()]
-    timings = time_settings(loaded, settings, batch=curve_batch(loaded.tier))
+    on = {r.setting.name: student for r in timed.values() if r.record["variant"] == "turbo"}
+    timings = time_settings(loaded, settings, batch=curve_batch(loaded.tier), on=on)
     return dict(zip(timed, timings.values(), strict=True))
 
 
@@ -168,6 +184,41 @@ def kitchen_sink(loaded: sd.Loaded | None, steps=(2, 4, 8), samples: int = 8000)
     return KitchenSink(own, stacked, alone, sd_own, sd_solver)
 
 
+#: the labels of `turbo_combinations`
+TURBO_OWN, TURBO_SOLVER = "tiny-turbo, 4 steps", "tiny-turbo + DPM-Solver++, 4 steps"
+TURBO_STYLE = "tiny-turbo + style LoRA, 1 step"
+TURBO_ONE = "tiny-turbo, 1 step"
+
+
+def _turbo_study(student: sd.Loaded) -> dict:
+    solver = Setting("dpmpp_2m", 4, 0.0, label=TURBO_SOLVER)
+    results = {
+        TURBO_ONE: sdx.run(student, turbo(1)),
+        TURBO_OWN: sdx.run(student, turbo(4)),
+        TURBO_SOLVER: sdx.run(student, solver),
+        TURBO_STYLE: sdx.run(student, turbo(1, style=1.0), style="outlined"),
+    }
+    return {"results": [[name, r.to_dict()] for name, r in results.items()]}
+
+
+TURBO_COMBINATIONS = Study(
+    "sd-turbo-combinations",
+    _turbo_study,
+    what="tiny-turbo alone, under DPM-Solver++ and with the style LoRA",
+    identity=lambda student: loaded_identity(student, ("style",)),
+)
+
+
+def turbo_combinations() -> dict[str, Result]:
+    """Level 3b on tiny-sd's student whatever the tier (SD v1.5 has no Turbo model of its
+    own), through the results store: tiny-turbo at 1 step, at 4 steps with its own sampler and
+    with DPM-Solver++ (a solver on an adversarial student), and at 1 step with the style LoRA
+    trained for its base (an add-on on it)."""
+    student = sdx.ensure_adapters(sd.load_pipeline("tiny", variant="turbo"), "style")
+    record = measure(TURBO_COMBINATIONS, student=student)
+    return {name: Result.from_dict(r) for name, r in record["result"]["results"]}
+
+
 def grid_evidence(
     model: str,
     teachers: dict,
@@ -175,11 +226,13 @@ def grid_evidence(
     combo: dict[str, Result],
     sink: KitchenSink,
     solver: SolverOnTeachers,
+    turbo_combo: dict[str, Result],
 ) -> dict[str, str]:
     """One line of measurement behind each measured cell of the composability grid, keyed by
     the cells' `evidence` names (`fastgen_book.landscape.composability.CELLS`). `teachers`: the toy
     teacher comparison by kind; `students`: the one-step students by name; `combo`: the SD
-    composition results; `model`: the tier's model name for the prose."""
+    composition results; `turbo_combo`: `turbo_combinations` (tiny-sd's student on every tier);
+    `model`: the tier's model name for the prose."""
     add, cd8 = students["ADD hybrid"], students["consistency distillation"]
     style = combo["style LoRA, DPM-Solver++ 20"]
     both = combo["LCM-LoRA + style LoRA, 4 steps"]
@@ -187,7 +240,7 @@ def grid_evidence(
         f"{k} steps: flow {f:.4f} vs VP {v:.4f}"
         for k, f, v in zip(solver.steps, solver.flow, solver.vp, strict=True)
     )
-    return {
+    out = {
         "solver_on_teachers": f"DPM-Solver++ at {on_teachers}",
         "teacher_for_distillation": f"1-step CD from a flow teacher "
         f"{teachers['flow'].cd_one_step:.4f}, from a VP teacher {teachers['vp'].cd_one_step:.4f}",
@@ -202,3 +255,13 @@ def grid_evidence(
         f"{100 * cd8.report.sharp:.1f}% (CD) -> {100 * add.report.sharp:.1f}% "
         f"(CD + adversarial), distance {cd8.distance:.4f} -> {add.distance:.4f}",
     }
+    own, on_solver = turbo_combo[TURBO_OWN], turbo_combo[TURBO_SOLVER]
+    styled = turbo_combo[TURBO_STYLE]
+    out["solver_on_turbo"] = (
+        f"tiny-turbo, 4 steps: its own sampler {own.score_text()}, DPM-Solver++ "
+        f"{on_solver.score_text()} ({on_solver.versus(own)} its own)"
+    )
+    out["turbo_with_style"] = (
+        f"tiny-turbo + style LoRA (trained for tiny-sd), 1 step: {styled.summary('style')}"
+    )
+    return out

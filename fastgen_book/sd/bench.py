@@ -42,6 +42,24 @@ def lcm(steps: int, **extra: float) -> Setting:
     )
 
 
+#: tiny-turbo's step counts in the suite (it was distilled for 1 to 4)
+TURBO_STEPS = (1, 2, 4)
+
+
+def turbo(steps: int, **adapters: float) -> Setting:
+    """tiny-turbo (the `turbo` variant) at `steps` Euler-ancestral steps on the trailing
+    timesteps, no guidance: how SDXL-Turbo is run (its model card: guidance_scale=0.0)."""
+    names = " + ".join(["tiny-turbo", *adapters])
+    return Setting(
+        "euler_a",
+        steps,
+        0.0,
+        dict(adapters),
+        label=f"{names}, {steps} step(s)",
+        fused=bool(adapters),
+    )
+
+
 def style(guidance: float) -> Setting:
     """The style LoRA with DPM-Solver++ 20 at the base model's guidance, fused as deployed."""
     return Setting(
@@ -67,6 +85,10 @@ def suite_rows(tier: str, guidance: float) -> list[tuple[str, Setting, str, str]
             "paper",
         ),
         ("paper", replace(lcm(4), label="paper fine-tune + LCM-LoRA, 4 steps"), "filled", "paper"),
+        # level 3b: the adversarially distilled student, and whether the style LoRA (trained
+        # for the base model) carries over to it
+        *[("turbo", turbo(n), "filled", "dark") for n in TURBO_STEPS],
+        ("turbo", turbo(1, style=1.0), "outlined", "dark"),
     ]
     return [row for row in rows if tier == "tiny" or row[0] == "base"]
 

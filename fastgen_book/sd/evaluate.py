@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from fastgen_book.claims import compare_interval
+from fastgen_book.sd import fidelity, shapes
 from fastgen_book.sd import judge as judge_mod
 from fastgen_book.sd import pipeline as sd
-from fastgen_book.sd import shapes
 from fastgen_book.sd.budget import budget_for
 from fastgen_book.sd.clip import clip_scores
 from fastgen_book.sd.images import quantize
@@ -59,8 +59,14 @@ class Result:
     distance_floor: float | None
     clip_score: float | None = None
     #: each image's score: attribute (and "all") -> 1 or 0 (tiny tier), or "clip" -> its CLIP
-    #: score (gpu tier); intervals and verdicts are computed from these
+    #: score (gpu tier); intervals and verdicts are computed from these. The tiny tier adds
+    #: "sharpness": each image's (`fastgen_book.sd.fidelity`)
     per_image: dict[str, list[float]] = field(default_factory=dict)
+    #: tiny tier: sharpness and diversity as % of real images' (`fastgen_book.sd.fidelity`),
+    #: the latter per prompt in `per_prompt["diversity"]` (None with one seed)
+    sharpness: float | None = None
+    diversity: float | None = None
+    per_prompt: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def quality(self) -> float:
@@ -183,6 +189,9 @@ class Result:
             "distance": self.distance,
             "distance_floor": self.distance_floor,
             "clip_score": self.clip_score,
+            "sharpness": self.sharpness,
+            "diversity": self.diversity,
+            "per_prompt": self.per_prompt,
             "ms_per_image": self.record["ms_per_image"],
             "images": len(self.prompts),
             # image by image (same prompts and seeds in every row): what the card's targets
@@ -281,6 +290,9 @@ def evaluate(
     real_a = real_images(prompts, seed_list, style, background, offset=1000)
     real_b = real_images(prompts, seed_list, style, background, offset=2000)
     feats = judge_mod.features
+    gen_f, real_f = feats(judge, images), feats(judge, real_a)
+    sharp = fidelity.sharpness(images, real_a)
+    spread = fidelity.diversity(gen_f, real_f, all_prompts)
     return Result(
         setting,
         stored,
@@ -288,9 +300,12 @@ def evaluate(
         record,
         scores.accuracy,
         scores.all_correct,
-        judge_mod.frechet_distance(feats(judge, images), feats(judge, real_a)),
-        judge_mod.frechet_distance(feats(judge, real_b), feats(judge, real_a)),
-        per_image=scores.per_image,
+        judge_mod.frechet_distance(gen_f, real_f),
+        judge_mod.frechet_distance(feats(judge, real_b), real_f),
+        per_image={**scores.per_image, "sharpness": sharp},
+        sharpness=fidelity.mean(sharp),
+        diversity=fidelity.mean(spread) if spread else None,
+        per_prompt={"diversity": spread},
     )
 
 

@@ -14,26 +14,29 @@ TURBO_ID = hub.SDXL_TURBO.repo_id
 
 
 def turbo_available() -> bool:
-    """A CUDA device and all of SDXL-Turbo's fp16 files in the local cache (CUDA itself: the
-    stand-in that maps the gpu tier to the CPU does not carry SDXL)."""
-    return torch.cuda.is_available() and not hub.missing(hub.SDXL_TURBO)
+    """The gpu tier's accelerator (`fastgen_book.sd.device`) and all of SDXL-Turbo's fp16 files
+    in the local cache."""
+    return device.gpu_available() and not hub.missing(hub.SDXL_TURBO)
 
 
 def generate_turbo(prompts: list[str], steps: int = 1, seed: int = 0, repeats: int = 3):
-    """Images [n, 3, 512, 512] and a record: 1-4 steps, guidance 0, as the model card asks."""
+    """Images [n, 3, 512, 512] and a record: 1-4 steps, guidance 0, as the model card asks, on
+    the gpu tier's device in fp16, from the local cache only."""
     from diffusers import AutoPipelineForText2Image
 
     if not turbo_available():
         raise FileNotFoundError(
-            "SDXL-Turbo needs CUDA and its files: `python -m fastgen_book fetch sdxl-turbo`"
+            "SDXL-Turbo needs the gpu tier's accelerator and its files: "
+            "`python -m fastgen_book fetch sdxl-turbo`"
         )
+    where = device.gpu_device()
     pipe = AutoPipelineForText2Image.from_pretrained(
         TURBO_ID,
         dtype=torch.float16,
         variant="fp16",
         local_files_only=True,
         cache_dir=hub.cache_dir(),
-    ).to("cuda")
+    ).to(where)
     pipe.set_progress_bar_config(disable=True)
 
     def run():
@@ -51,17 +54,17 @@ def generate_turbo(prompts: list[str], steps: int = 1, seed: int = 0, repeats: i
     images = run()
     times = []
     for _ in range(repeats):
-        device.synchronize("cuda")
+        device.synchronize(where)
         t0 = time.perf_counter()
         images = run()
-        device.synchronize("cuda")
+        device.synchronize(where)
         times.append(time.perf_counter() - t0)
     record = {
         "tier": "gpu",
         "model": TURBO_ID,
         "steps": steps,
         "guidance": 0.0,
-        "device": device.device_name("cuda"),
+        "device": device.device_name(where),
         "ms_per_image": 1000 * statistics.median(times) / len(prompts),
     }
     return images.float().cpu(), record

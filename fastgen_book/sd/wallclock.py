@@ -31,21 +31,30 @@ def _switch(loaded: Loaded, setting) -> None:
 
 
 def time_settings(
-    loaded: Loaded, settings, *, repeats: int | None = None, batch: int | None = None
+    loaded: Loaded,
+    settings,
+    *,
+    repeats: int | None = None,
+    batch: int | None = None,
+    on: dict[str, Loaded] | None = None,
 ) -> dict[str, Timing]:
     """{setting.name: Timing} per image, for `fastgen_book.sd.evaluate.Setting`s: the first `batch`
     prompts of the tier (default: its `timing_batch`) in one pipeline call per run, `repeats`
-    interleaved runs each (default: the tier's `timing_repeats`) after one warm-up round."""
+    interleaved runs each (default: the tier's `timing_repeats`) after one warm-up round.
+    `on`: setting name -> another loaded pipeline of the same tier that runs it (a variant such
+    as tiny-turbo); the rest run on `loaded`."""
     budget = budget_for(loaded.tier)
     prompts = list(budget.prompts[: batch or budget.timing_batch])
     names = [s.name for s in settings]
     if len(set(names)) != len(names):
         raise ValueError(f"settings to time need distinct names, got {names}")
     runs, setup = {}, {}
+    pipes = {s.name: (on or {}).get(s.name, loaded) for s in settings}
     for s in settings:
-        sent = [prompt_with_triggers(loaded, p, s.adapters) for p in prompts]
-        runs[s.name] = partial(run_batches, loaded, [sent], s.steps, s.guidance, 0)
-        setup[s.name] = partial(_switch, loaded, s)
+        pipe = pipes[s.name]
+        sent = [prompt_with_triggers(pipe, p, s.adapters) for p in prompts]
+        runs[s.name] = partial(run_batches, pipe, [sent], s.steps, s.guidance, 0)
+        setup[s.name] = partial(_switch, pipe, s)
     try:
         return interleaved(
             runs,
@@ -55,5 +64,6 @@ def time_settings(
             sync=lambda: device.synchronize(loaded.device),
         )
     finally:
-        if loaded.fused:
-            unfuse_adapters(loaded)
+        for pipe in {id(p): p for p in pipes.values()}.values():
+            if pipe.fused:
+                unfuse_adapters(pipe)
