@@ -95,6 +95,7 @@ def test_grid_evidence_has_one_line_for_every_measured_cell():
 
     from fastgen_book.landscape.composability import measured_pairs
     from fastgen_book.landscape.evidence import (
+        TURBO_ONE,
         TURBO_OWN,
         TURBO_SOLVER,
         TURBO_STYLE,
@@ -107,7 +108,8 @@ def test_grid_evidence_has_one_line_for_every_measured_cell():
         score_text=lambda: "99%",
         summary=lambda *a: "99%",
         record={"nfe_per_image": 8},
-        versus=lambda other: "within the noise of",
+        versus=lambda other: "lower than",
+        accuracy={"style": 0.9},
     )
     student = NS(report=NS(sharp=0.5), distance=0.1)
     evidence = grid_evidence(
@@ -117,7 +119,7 @@ def test_grid_evidence_has_one_line_for_every_measured_cell():
         {"style LoRA, DPM-Solver++ 20": result, "LCM-LoRA + style LoRA, 4 steps": result},
         KitchenSink({4: 0.1}, {4: 0.2}, {4: 0.3}, result, result),
         SolverOnTeachers((3, 5), (0.1, 0.2), (0.3, 0.4)),
-        {k: result for k in (TURBO_OWN, TURBO_SOLVER, TURBO_STYLE)},
+        {k: result for k in (TURBO_ONE, TURBO_OWN, TURBO_SOLVER, TURBO_STYLE)},
     )
     assert set(evidence) == {cell.evidence for _, _, cell in measured_pairs()}
     assert evidence["solver_on_teachers"] == (

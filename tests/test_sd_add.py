@@ -136,7 +136,8 @@ def test_sharpness_of_a_blurred_image_and_of_the_same_image():
 
 
 def test_high_frequency_energy_of_a_checkerboard_closed_form():
-    """A grey checkerboard of amplitude a: every interior Laplacian is 4a - 0 or 0 - 4a, energy 16 a^2."""
+    """A grey checkerboard of values 0 and a: every interior Laplacian is 4a - 0 or 0 - 4a,
+    so the energy is 16 a^2."""
     a = 0.25
     board = (torch.arange(8)[:, None] + torch.arange(8)[None]) % 2 * a
     image = board.expand(1, 3, 8, 8).double()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from fastgen_book.claims import claim
 from fastgen_book.landscape.curve import Point
 from fastgen_book.results import Study, measure
 from fastgen_book.sd import experiments as sdx
@@ -256,7 +257,17 @@ def grid_evidence(
         f"(CD + adversarial), distance {cd8.distance:.4f} -> {add.distance:.4f}",
     }
     own, on_solver = turbo_combo[TURBO_OWN], turbo_combo[TURBO_SOLVER]
-    styled = turbo_combo[TURBO_STYLE]
+    styled, alone = turbo_combo[TURBO_STYLE], turbo_combo[TURBO_ONE]
+    claim(
+        "the grid: a solver on a Turbo model conflicts",
+        on_solver.versus(own) == "lower than",
+        f"DPM-Solver++ on tiny-turbo {on_solver.score_text()}, its own sampler {own.score_text()}",
+    )
+    claim(
+        "the grid: a style LoRA on a Turbo model composes in part",
+        styled.versus(alone) == "lower than" and styled.accuracy["style"] > 0.5,
+        f"tiny-turbo with the style LoRA {styled.summary('style')}, alone {alone.score_text()}",
+    )
     out["solver_on_turbo"] = (
         f"tiny-turbo, 4 steps: its own sampler {own.score_text()}, DPM-Solver++ "
         f"{on_solver.score_text()} ({on_solver.versus(own)} its own)"

@@ -60,9 +60,10 @@ class Students:
         return (
             f"At {_steps(sharp_at)} tiny-turbo's images are {self.sharpness_verdict(sharp_at)} "
             f"LCM-LoRA's ({a.sharpness:.0f}% of the real images' high-frequency energy against "
-            f"{b.sharpness:.0f}%) and {self.accuracy_verdict(sharp_at)} them "
-            f"({a.score_text()} against {b.score_text()}). At {_steps(varied_at)}, where "
-            f"they score {c.score_text()} and {d.score_text()}, tiny-turbo's images are "
+            f"{b.sharpness:.0f}%) and {self.accuracy_verdict(sharp_at)} LCM-LoRA's "
+            f"({a.quality:.1f}% against {b.quality:.1f}% fully correct). At "
+            f"{_steps(varied_at)}, where they score {c.quality:.1f}% and {d.quality:.1f}%, "
+            f"tiny-turbo's images are "
             f"{self.diversity_verdict(varied_at)} LCM-LoRA's across seeds (a spread of "
             f"{c.diversity:.0f}% of the real images' against {d.diversity:.0f}%)."
         )
