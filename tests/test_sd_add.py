@@ -104,7 +104,7 @@ def test_turbo_training_saves_a_full_unet_and_resumes(tmp_path):
         judge = Judge().eval()
         # a constant rate: an annealed one is a function of the total steps
         config = ADDConfig(steps=steps, batch=2, save_every=1, head_width=8, decay_steps=0)
-        train_turbo(build_pipeline(), judge, config, tmp_path / run, tmp_path / out, False)
+        train_turbo(build_pipeline(), config, tmp_path / run, tmp_path / out, False, judge)
         return UNet2DConditionModel.from_pretrained(tmp_path / out).state_dict()
 
     straight = student(3, "a", "straight")

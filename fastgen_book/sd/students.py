@@ -57,15 +57,19 @@ class Students:
         seed: a spread of wrong pictures is not variety)."""
         a, b = self._pair(sharp_at)
         c, d = self._pair(varied_at)
+        sharp = fidelity.difference(a.samples("sharpness"), b.samples("sharpness"))
+        spread = fidelity.difference(c.per_prompt["diversity"], d.per_prompt["diversity"])
         return (
             f"At {_steps(sharp_at)} tiny-turbo's images are {self.sharpness_verdict(sharp_at)} "
             f"LCM-LoRA's ({a.sharpness:.0f}% of the real images' high-frequency energy against "
-            f"{b.sharpness:.0f}%) and {self.accuracy_verdict(sharp_at)} LCM-LoRA's "
-            f"({a.quality:.1f}% against {b.quality:.1f}% fully correct). At "
-            f"{_steps(varied_at)}, where they score {c.quality:.1f}% and {d.quality:.1f}%, "
-            f"tiny-turbo's images are "
+            f"{b.sharpness:.0f}%; {_interval(sharp)} over {len(a.prompts)} images; at "
+            f"{_steps(varied_at)} {c.sharpness:.0f}% against {d.sharpness:.0f}%) and "
+            f"{self.accuracy_verdict(sharp_at)} LCM-LoRA's ({a.quality:.1f}% against "
+            f"{b.quality:.1f}% fully correct). At {_steps(varied_at)}, where they score "
+            f"{c.quality:.1f}% and {d.quality:.1f}%, tiny-turbo's images are "
             f"{self.diversity_verdict(varied_at)} LCM-LoRA's across seeds (a spread of "
-            f"{c.diversity:.0f}% of the real images' against {d.diversity:.0f}%)."
+            f"{c.diversity:.0f}% of the real images' against {d.diversity:.0f}%; "
+            f"{_interval(spread)} over {len(c.per_prompt['diversity'])} prompts)."
         )
 
     def table(self) -> str:
@@ -128,6 +132,11 @@ def stored_students(base: sd.Loaded, student: sd.Loaded) -> tuple[Students, dict
     for name, steps, r in record["result"]["results"]:
         results[name][steps] = Result.from_dict(r)
     return Students(results), record
+
+
+def _interval(low_high: tuple[float, float]) -> str:
+    low, high = low_high
+    return f"difference 95% interval {low:+.0f} to {high:+.0f} points"
 
 
 def _steps(n: int) -> str:

@@ -5,9 +5,11 @@ Three networks, as in the paper's figure 2:
 - the student, a full copy of the teacher's UNet (ADD initialises from the pretrained weights),
   which maps real latents noised to one of its own timesteps s to a clean estimate x_hat;
 - the frozen teacher (tiny-sd's UNet), which denoises x_hat re-noised to a random t;
-- a discriminator: the shipped judge's convolutions, frozen (the judge plays DINOv2's part), with
-  small trainable heads on two of its feature maps and on its pooled features, each conditioned
-  on the prompt by projection (Miyato & Koyama 2018), scoring decoded images with the hinge loss.
+- a discriminator: the convolutions of a second judge, frozen (it plays DINOv2's part), with small
+  trainable heads on two of its feature maps and on its pooled features, each conditioned on the
+  prompt by projection (Miyato & Koyama 2018), scoring decoded images with the hinge loss. The
+  second judge is the shipped judge's recipe from another seed (`critic`): the student is never
+  trained against the network that scores it, as ADD's DINOv2 is not the network behind FID.
 
 The student's loss is L = L_adv + lambda L_distill (eq. 5): the hinge generator loss on its
 decoded images (eq. 3) plus the squared distance between x_hat and the teacher's guided clean
@@ -65,6 +67,7 @@ class ADDConfig:
     distill_weight: float = 2.5
     teacher_guidance: float = 3.0
     head_width: int = 32
+    critic_seed: int = 1  # the feature network: the judge's recipe from this seed (not 0's)
     save_every: int = 100
     seed: int = 0
 
@@ -208,9 +211,34 @@ def total_loss(parts: dict[str, torch.Tensor], config: ADDConfig) -> torch.Tenso
     return parts["adv"] + config.distill_weight * parts["distill"] + parts["disc"]
 
 
-def train_turbo(pipe, judge, config: ADDConfig, run_dir: Path, out: Path, progress=True) -> dict:
+def critic(config: ADDConfig, run_dir: Path):
+    """(network, seconds it took to train): the discriminator's frozen feature network, a judge
+    trained by the shipped judge's recipe (`fastgen_book.sd.judge.train_judge`) from
+    `config.critic_seed`, kept in `run_dir` with its training time so a resumed stage reuses
+    both."""
+    import json
+
+    from fastgen_book import atomic
+    from fastgen_book.sd.judge import load_judge, save_judge, train_judge
+
+    path = run_dir / f"critic-{config.critic_seed}.safetensors"
+    timing = path.with_suffix(".json")
+    if not (path.exists() and timing.exists()):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        network, record = train_judge(seed=config.critic_seed)
+        save_judge(network, path)
+        atomic.write_text(timing, json.dumps({"seconds": record["seconds"]}))
+    return load_judge(path), json.loads(timing.read_text())["seconds"]
+
+
+def train_turbo(
+    pipe, config: ADDConfig, run_dir: Path, out: Path, progress=True, features=None
+) -> dict:
     """Distil the pipeline's UNet into a full student UNet by ADD on the shared resumable loop
-    (checkpoints in `run_dir`); saves the student as a diffusers UNet folder at `out`."""
+    (checkpoints in `run_dir`); saves the student as a diffusers UNet folder at `out`.
+    `features`: the discriminator's frozen judge-shaped network (default: `critic`, whose
+    training time the record's seconds include)."""
+    judge, critic_seconds = (features, 0.0) if features is not None else critic(config, run_dir)
     pipe.to(device())
     pipe.text_encoder.requires_grad_(False)
     pipe.vae.requires_grad_(False)
@@ -269,4 +297,9 @@ def train_turbo(pipe, judge, config: ADDConfig, run_dir: Path, out: Path, progre
     )
     if is_main_process():
         save_unet(student.to("cpu"), out)
-    return {**record, "final_losses": parts.get("last", {})}
+    return {
+        **record,
+        "seconds": record["seconds"] + critic_seconds,
+        "critic_seconds": critic_seconds,
+        "final_losses": parts.get("last", {}),
+    }

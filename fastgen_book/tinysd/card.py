@@ -163,8 +163,10 @@ def _turbo(model_dir: Path, record: dict) -> list[str]:
         f"tiny-turbo (`{STAGES['tiny-turbo'][0]}`, the `turbo` variant): a full UNet of "
         f"{parameters:,} parameters ({file.stat().st_size / 1e6:.1f} MB), the base UNet trained",
         f"{record['steps']} steps by adversarial diffusion distillation (Sauer et al. 2023;",
-        "`fastgen_book.tinysd.add`: the judge's frozen convolutions with small trainable heads as",
-        f"the discriminator, lambda = {record['distill_weight']:g}). It runs as SDXL-Turbo does:",
+        "`fastgen_book.tinysd.add`: the frozen convolutions of a second judge, the judge's",
+        f"recipe from seed {record['critic_seed']}, with small trainable heads as the",
+        "discriminator, so the student never trains against the judge that scores it; lambda =",
+        f"{record['distill_weight']:g}). It runs as SDXL-Turbo does:",
         "1 to 4 steps of Euler ancestral on trailing timesteps, no guidance (`euler_a`).",
     ]
 

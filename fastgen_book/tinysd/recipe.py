@@ -48,8 +48,7 @@ STAGES = {
     "paper": ("paper-unet", 600),
     "tiny-turbo": ("turbo-unet", ADDConfig.steps),
 }
-#: the stages that make the model (the judge only measures it, though tiny-turbo's
-#: discriminator borrows its features): the chain whose time counts
+#: the stages that make the model (the judge only measures it): the chain whose time counts
 MODEL_STAGES = tuple(s for s in STAGES if s != "judge")
 #: autoencoder steps of the tiny-sd stage (its UNet steps are the stage's steps)
 VAE_STEPS = 2400
@@ -172,17 +171,6 @@ def _base_pipeline(model_dir: Path):
     return pipe
 
 
-def _judge(model_dir: Path):
-    from fastgen_book.sd.judge import load_judge
-
-    path = model_dir / "judge.safetensors"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no judge at {path}: first run `python -m fastgen_book train judge --out {model_dir}`"
-        )
-    return load_judge(path)
-
-
 def run_stage(
     stage: str,
     model_dir: Path,
@@ -245,7 +233,6 @@ def run_stage(
     elif stage == "tiny-turbo":
         record = train_turbo(
             _base_pipeline(model_dir),
-            _judge(model_dir),
             turbo_recipe(steps),
             work_dir,
             model_dir / "turbo-unet",
@@ -289,6 +276,4 @@ def _fingerprint(stage: str, model_dir: Path) -> str:
     if stage not in ("tiny-sd", "judge"):
         base = model_dir / "pipeline"
         h.update(digest(sorted(base.rglob("*.safetensors")), root=base).encode())
-    if stage == "tiny-turbo" and (model_dir / "judge.safetensors").exists():  # its critic
-        h.update(digest([model_dir / "judge.safetensors"], root=model_dir).encode())
     return h.hexdigest()[:12]
