@@ -228,6 +228,19 @@ def test_every_gpu_experiment_fits_the_cell_budget(gpu, unet_calls):
     assert all(s.steps <= 100 for _, s in ev.curve_settings("gpu"))  # no DDPM 500 on gpu
 
 
+def test_the_gpu_tier_computes_in_the_dtype_asked_for_from_the_same_fp16_files(
+    gpu_standin, monkeypatch
+):
+    """`FASTGEN_GPU_DTYPE=float32` upcasts the fp16 files on load (a setting that overflows in
+    fp16 runs in float32); a dtype it does not know is one clear line."""
+    monkeypatch.setenv("FASTGEN_GPU_DTYPE", "float32")
+    loaded = sd.load_pipeline("gpu")
+    assert loaded.pipe.unet.dtype == torch.float32 and loaded.pipe.vae.dtype == torch.float32
+    monkeypatch.setenv("FASTGEN_GPU_DTYPE", "bfloat")
+    with pytest.raises(ValueError, match="FASTGEN_GPU_DTYPE='bfloat'; choose one of: float16"):
+        sd.load_pipeline("gpu")
+
+
 def test_fusing_restores_fp16_base_weights_exactly(gpu):
     """Defect 12: ten fuse/unfuse cycles leave the fp16 UNet bit for bit as loaded."""
     sd.load_adapter(gpu, "lcm")

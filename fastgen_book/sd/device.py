@@ -2,7 +2,10 @@
 
 `$FASTGEN_GPU_DEVICE` names the torch device (default `cuda`; `mps` on Apple silicon). Setting
 it to `cpu` runs the gpu tier's exact code path, fp16 included, on the CPU: that is how the test
-suite exercises it on machines without a GPU (see `tests/standin.py`).
+suite exercises it on machines without a GPU (see `tests/standin.py`). `$FASTGEN_GPU_DTYPE`
+names the dtype it computes in (default `float16`, the published files' own; `float32` for a
+setting that overflows in fp16, and for the stand-in's whole-page runs, where fp16 convolutions
+on a CPU run about 7x slower than fp32). The fp16 files are read either way.
 """
 
 from __future__ import annotations
@@ -13,11 +16,21 @@ import platform
 import torch
 
 DEVICE_ENV = "FASTGEN_GPU_DEVICE"
+DTYPE_ENV = "FASTGEN_GPU_DTYPE"
+DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
 
 def gpu_device() -> torch.device:
     """The torch device of the gpu tier."""
     return torch.device(os.environ.get(DEVICE_ENV, "cuda"))
+
+
+def gpu_dtype() -> torch.dtype:
+    """The dtype the gpu tier computes in: `$FASTGEN_GPU_DTYPE`, float16 by default."""
+    name = os.environ.get(DTYPE_ENV, "float16")
+    if name not in DTYPES:
+        raise ValueError(f"{DTYPE_ENV}={name!r}; choose one of: {', '.join(DTYPES)}")
+    return DTYPES[name]
 
 
 def gpu_available() -> bool:

@@ -4,6 +4,7 @@ with its noise floor), or on the gpu tier the CLIP score (CLIP from the local ca
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -257,7 +258,7 @@ def evaluate(
                 adapters=setting.adapters,
                 seed=seed,
                 repeats=1,
-                warmup=warmup,
+                warmup=warmup and seed == seed_list[0],  # the batch shape is the same after
             )
             batches.append(quantize(images))
             if judge is None:
@@ -287,10 +288,8 @@ def evaluate(
         )
     images = torch.cat(floats)
     scores = judge_mod.score(judge, images, all_prompts, style, background)
-    real_a = real_images(prompts, seed_list, style, background, offset=1000)
-    real_b = real_images(prompts, seed_list, style, background, offset=2000)
-    feats = judge_mod.features
-    gen_f, real_f = feats(judge, images), feats(judge, real_a)
+    real_a, real_f, floor = _reference(judge, tuple(prompts), tuple(seed_list), style, background)
+    gen_f = judge_mod.features(judge, images)
     sharp = fidelity.sharpness(images, real_a)
     spread = fidelity.diversity(gen_f, real_f, all_prompts)
     return Result(
@@ -301,12 +300,29 @@ def evaluate(
         scores.accuracy,
         scores.all_correct,
         judge_mod.frechet_distance(gen_f, real_f),
-        judge_mod.frechet_distance(feats(judge, real_b), real_f),
+        floor,
         per_image={**scores.per_image, "sharpness": sharp},
         sharpness=fidelity.mean(sharp),
         diversity=fidelity.mean(spread) if spread else None,
         per_prompt={"diversity": spread},
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _reference(
+    judge: judge_mod.Judge,
+    prompts: tuple[str, ...],
+    seeds: tuple[int, ...],
+    style: str,
+    background: str,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """What every row of the same prompts and seeds is compared with, computed once: the real
+    images [n, 3, H, W], their judge features [n, F], and the Fréchet distance between them and
+    a second real set (the noise floor)."""
+    real_a = real_images(list(prompts), list(seeds), style, background, offset=1000)
+    real_b = real_images(list(prompts), list(seeds), style, background, offset=2000)
+    real_f = judge_mod.features(judge, real_a)
+    return real_a, real_f, judge_mod.frechet_distance(judge_mod.features(judge, real_b), real_f)
 
 
 def load_tiny_judge() -> judge_mod.Judge:

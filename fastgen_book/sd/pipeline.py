@@ -144,7 +144,7 @@ def _load_gpu() -> Loaded:
     with quiet_loading():
         pipe = StableDiffusionPipeline.from_pretrained(
             SD15_ID,
-            dtype=torch.float16,
+            dtype=device.gpu_dtype(),
             variant="fp16",
             use_safetensors=True,
             local_files_only=True,
@@ -246,7 +246,7 @@ def run_batches(
             raise FloatingPointError(
                 f"{loaded.model_id} ({loaded.pipe.unet.dtype}) produced NaN or infinite pixels "
                 f"for {bad} at {steps} steps, guidance {guidance}: an fp16 overflow; run in "
-                "float32 (FASTGEN_SD_TIER=tiny for the CPU model) or report the setting"
+                f"float32 ({device.DTYPE_ENV}=float32) or report the setting"
             )
         out.append(images.float().cpu())
     return torch.cat(out)

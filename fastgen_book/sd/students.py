@@ -5,6 +5,7 @@ the comparison licenses a page to say about sharpness and diversity (`fastgen_bo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from fastgen_book.claims import compare_interval
@@ -164,12 +165,13 @@ def turbo_facts(students: Students) -> dict[str, str]:
     """What lesson 2's tiny-turbo section states beside the figure: the stage's training time
     and file size (from the shipped model's record and file) and the comparison's sentences."""
     from fastgen_book.sd.tiers import tiny_model_dir
-    from fastgen_book.tinysd.recipe import STAGES, read_record
 
+    # read the files themselves: a page must not import (and so be keyed on) the training code
     root = tiny_model_dir()
-    file = root / STAGES["tiny-turbo"][0] / "diffusion_pytorch_model.safetensors"
+    file = root / sd.TINY_VARIANTS["turbo"] / "diffusion_pytorch_model.safetensors"
+    record = json.loads((root / "record.json").read_text())[sd.VARIANT_STAGES["turbo"]]
     return {
-        "turbo_minutes": f"{read_record(root)['tiny-turbo']['seconds'] / 60:.0f}",
+        "turbo_minutes": f"{record['seconds'] / 60:.0f}",
         "turbo_mb": f"{file.stat().st_size / 1e6:.1f}",
         "students_one": students.sentence(1),
         "students_expectation": expectation(students),

@@ -6,8 +6,6 @@ from __future__ import annotations
 import statistics
 import time
 
-import torch
-
 from fastgen_book.sd import device, hub
 
 TURBO_ID = hub.SDXL_TURBO.repo_id
@@ -32,7 +30,7 @@ def generate_turbo(prompts: list[str], steps: int = 1, seed: int = 0, repeats: i
     where = device.gpu_device()
     pipe = AutoPipelineForText2Image.from_pretrained(
         TURBO_ID,
-        dtype=torch.float16,
+        dtype=device.gpu_dtype(),
         variant="fp16",
         local_files_only=True,
         cache_dir=hub.cache_dir(),
