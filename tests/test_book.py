@@ -10,6 +10,7 @@ import pytest
 from conftest import REPO_ROOT, run_build
 from test_book_plumbing import HEADER
 
+from fastgen_book.book import readability
 from fastgen_book.book.pages import lesson_pages
 from fastgen_book.book.site_check import check_site
 
@@ -34,6 +35,26 @@ def test_the_built_links_open_this_release_in_colab_and_name_its_repository(buil
         text = (html / "lessons" / f"{page.stem}.html").read_text()
         assert f'href="{published.colab_url(f"notebooks/{page.stem}.ipynb")}"' in text
         assert f'href="{published.repository}"' in text  # the repository button
+
+
+#: pages not yet rewritten as lessons (issue 35); a strict xfail, so a page that meets every
+#: bound fails here until it leaves this set
+NOT_YET_READABLE = {"consistency-models", "latent-consistency-and-turbo", "the-speed-landscape"}
+
+
+def _readable(page):
+    if page.stem in NOT_YET_READABLE:
+        return pytest.param(page, marks=pytest.mark.xfail(strict=True, reason="issue 35"))
+    return page
+
+
+@pytest.mark.parametrize("page", [_readable(p) for p in lesson_pages()], ids=lambda p: p.stem)
+def test_a_page_reads_as_a_lesson(built_book, page):
+    """Prose length, numbers per word, visible cell lengths and widths, no plumbing on show
+    (`python -m fastgen_book bench pages` prints the same table)."""
+    html, _ = built_book
+    misses = readability.report(page, html).failures()
+    assert not misses, f"{page.stem}: " + "; ".join(misses)
 
 
 def test_every_page_reads_right_in_a_browser(built_book, tmp_path):

@@ -176,3 +176,25 @@ def test_page_kernels_start_with_a_short_openmp_spin(tmp_path, monkeypatch):
     monkeypatch.setenv("GOMP_SPINCOUNT", "42")
     executed = execute_page(page, cache_path=None)
     assert [o["text"] for c in executed.notebook.cells for o in c.get("outputs", [])] == ["42\n"]
+
+
+def test_the_readability_report_sees_what_a_reader_sees():
+    """Hidden cells do not count; plumbing and sentence tables in visible ones do; prose
+    leaves code cells and tables out and counts the numbers glued into it."""
+    from fastgen_book.book.readability import PLUMBING, SENTENCE_TABLE, code_cells, prose
+
+    page = (
+        HEADER + "```{code-cell} ipython3\n:tags: [remove-cell]\nglue('x', 1)\n```\n"
+        "```{code-cell} ipython3\nr = run(3)\nr.figure()\n```\n"
+    )
+    hidden, shown = code_cells(page)
+    assert not hidden.visible and hidden.lines == ("glue('x', 1)",)
+    assert shown.visible and shown.lines == ("r = run(3)", "r.figure()")
+    assert PLUMBING.search("claim('a', True)") and not PLUMBING.search("r.figure()")
+    assert SENTENCE_TABLE.match('    "within the noise of": "..."')
+    html = (
+        "<article><p>It took <strong>12.5</strong> ms, 3% less.</p>"
+        "<div class='cell'><pre>99 99 99</pre></div><table><td>7</td></table></article>"
+    )
+    text = prose(html)
+    assert "99" not in text and "7" not in text and "12.5" in text

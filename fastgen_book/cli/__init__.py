@@ -36,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="print a benchmark table (quality, NFE, time)")
     p.add_argument(
         "suite",
-        choices=["toy2d", "sd", "machine", "build"],
+        choices=["toy2d", "sd", "machine", "build", "pages"],
         help="machine: this machine's training speed, and the tiny model's training time here; "
-        "build: each page's execution time, cold and from the cache, and its slowest cell",
+        "build: each page's execution time, cold and from the cache, and its slowest cell; "
+        "pages: what each built page puts before its reader (prose words, numbers per word, "
+        "visible cell lengths, plumbing on show) against the book's bounds",
     )
     p.add_argument("--pages", type=Path, nargs="*", default=[], help="build: these pages only")
     p.add_argument("--json", type=Path, default=None, help="also write the result as JSON")

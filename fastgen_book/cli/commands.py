@@ -58,6 +58,13 @@ def cmd_bench(args) -> int:
         from fastgen_book.tinysd.machine import main
 
         return main(args.threads, args.json)
+    if args.suite == "pages":
+        from fastgen_book.book.readability import main
+
+        try:
+            return main(args.json)
+        except FileNotFoundError as err:
+            raise SystemExit(f"error: {err}") from None
     if args.suite == "build":
         from fastgen_book.book.bench import main
 
