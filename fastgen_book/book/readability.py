@@ -32,7 +32,6 @@ MAX_COLUMNS = 80  # code and output lines fit the code box
 PLUMBING = re.compile(r"\b(glue|glue_values|claim|provenance|describe)\s*\(")
 #: a dictionary of sentences keyed on a comparison's verdict: prose written in code
 SENTENCE_TABLE = re.compile(r'^\s*"(higher than|lower than|within the noise of)"\s*:')
-_FENCE = re.compile(r"^```\{code-cell\}")
 _HIDDEN = ("remove-cell", "remove-input")
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*(\.\d+)?\s*%?(?![\w])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,.]*")
@@ -78,7 +77,9 @@ class PageReport:
                 f"{MIN_WORDS_PER_NUMBER})"
             )
         if self.median_lines > MAX_MEDIAN_LINES:
-            out.append(f"median visible cell {self.median_lines:g} lines (at most 5)")
+            out.append(
+                f"median visible cell {self.median_lines:g} lines (at most {MAX_MEDIAN_LINES})"
+            )
         if self.max_lines > MAX_LINES:
             out.append(f"a visible cell of {self.max_lines} lines (at most {MAX_LINES})")
         if self.wide_lines:
@@ -89,27 +90,21 @@ class PageReport:
 
 
 def code_cells(text: str) -> list[Cell]:
-    """The `{code-cell}` blocks of a MyST page, in order."""
-    cells, lines, inside = [], text.splitlines(), False
-    for line in lines:
-        if not inside and _FENCE.match(line):
-            inside, body, tags = True, [], ()
-        elif inside and line.startswith("```"):
-            cells.append(Cell(tuple(body), tags))
-            inside = False
-        elif inside and line.startswith(":tags:") and not body:
-            tags = tuple(t.strip() for t in line.split(":", 2)[2].strip(" []").split(","))
-        elif inside and not (line.startswith(":") and not body):
-            body.append(line)
-    return cells
+    """The code cells of a MyST page, in order, as myst-nb reads them."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    nb = read_myst_markdown_notebook(text)
+    return [
+        Cell(tuple(c.source.splitlines()), tuple(c.metadata.get("tags", ())))
+        for c in nb.cells
+        if c.cell_type == "code"
+    ]
 
 
-def prose(html: str) -> str:
-    """The text a reader reads in a built page's article: paragraphs, lists, headings and
-    notes, without code cells, tables, figures and the page's navigation."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
+def prose(soup) -> str:
+    """The text a reader reads in a built page's article (a BeautifulSoup tree, which this
+    edits): paragraphs, lists, headings and notes, without code cells, tables, figures and
+    the page's navigation."""
     article = soup.find("article") or soup
     for junk in article.select(
         "div.cell, table, figure, .plotly-graph-div, script, style, .headerlink, "
@@ -119,11 +114,8 @@ def prose(html: str) -> str:
     return article.get_text(" ")
 
 
-def output_lines(html: str) -> list[str]:
+def output_lines(soup) -> list[str]:
     """The lines of every text output of the built page's code cells."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
     return [
         line for pre in soup.select("div.cell_output pre") for line in pre.get_text().splitlines()
     ]
@@ -134,12 +126,15 @@ def report(page: Path, html_dir: Path) -> PageReport:
     built = html_dir / "lessons" / f"{page.stem}.html"
     if not built.exists():
         raise FileNotFoundError(f"{built} is missing: build the book first (`make book`)")
-    html = built.read_text()
-    text = prose(html)
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(built.read_text(), "html.parser")
+    outputs = output_lines(soup)
+    text = prose(soup)  # after the outputs: it removes the cells
     visible = [c for c in code_cells(page.read_text()) if c.visible]
     sizes = [len([x for x in c.lines if x.strip()]) for c in visible] or [0]
     code = [x for c in visible for x in c.lines]
-    wide = [x for x in code + output_lines(html) if len(x.rstrip()) > MAX_COLUMNS]
+    wide = [x for x in code + outputs if len(x.rstrip()) > MAX_COLUMNS]
     plumbing = sum(len(PLUMBING.findall(x)) + bool(SENTENCE_TABLE.match(x)) for x in code)
     return PageReport(
         page=page.stem,

@@ -5,7 +5,6 @@ the comparison licenses a page to say about sharpness and diversity (`fastgen_bo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from fastgen_book.claims import compare_interval
@@ -164,12 +163,11 @@ def expectation(students: Students) -> str:
 def turbo_facts(students: Students) -> dict[str, str]:
     """What lesson 2's tiny-turbo section states beside the figure: the stage's training time
     and file size (from the shipped model's record and file) and the comparison's sentences."""
-    from fastgen_book.sd.tiers import tiny_model_dir
+    from fastgen_book.sd.tiers import read_record, tiny_model_dir
 
-    # read the files themselves: a page must not import (and so be keyed on) the training code
     root = tiny_model_dir()
     file = root / sd.TINY_VARIANTS["turbo"] / "diffusion_pytorch_model.safetensors"
-    record = json.loads((root / "record.json").read_text())[sd.VARIANT_STAGES["turbo"]]
+    record = read_record(root)[sd.VARIANT_STAGES["turbo"]]
     return {
         "turbo_minutes": f"{record['seconds'] / 60:.0f}",
         "turbo_mb": f"{file.stat().st_size / 1e6:.1f}",

@@ -4,6 +4,7 @@ every file the pages read are present, and says so when it falls back."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -44,3 +45,10 @@ def resolve_tier(tier: str = "auto") -> str:
     if tier != "auto":
         return tier
     return "gpu" if device.gpu_available() and not hub.missing_report() else "tiny"
+
+
+def read_record(model_dir: Path) -> dict:
+    """Every training stage's record in a tiny model folder ({} for one with none): here, not
+    with the training code, so that pages reading it are not keyed on the factory."""
+    path = Path(model_dir) / "record.json"
+    return json.loads(path.read_text()) if path.exists() else {}

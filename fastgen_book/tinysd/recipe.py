@@ -34,6 +34,7 @@ import torch
 from fastgen_book import atomic
 from fastgen_book._checks import check_choice
 from fastgen_book.sd import shapes
+from fastgen_book.sd.tiers import read_record
 from fastgen_book.tinysd.add import ADDConfig
 from fastgen_book.tinysd.config import TrainConfig
 from fastgen_book.tinysd.lcm import LCMLoRAConfig
@@ -141,12 +142,6 @@ def _versions() -> dict:
         "transformers": transformers.__version__,
         "peft": peft.__version__,
     }
-
-
-def read_record(model_dir: Path) -> dict:
-    """Every stage's record so far ({} for a model folder with none)."""
-    path = Path(model_dir) / "record.json"
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _write_record(model_dir: Path, stage: str, record: dict) -> None:
